@@ -1,0 +1,239 @@
+"""The inner loop: train one agent with an UpdateRule, end to end in one jittable function.
+
+`make_train(env, rule, cfg)` returns `train(meta_params, env_params, key, num_updates=None)`.
+It is pure: vmap it over seeds (keys), over a population (meta_params) or over levels
+(env_params, with per-level `num_updates`), and jit the result. Updates past a level's own
+horizon are masked, so levels with different lifetimes share one vmap and the rule sees
+n / N relative to its own level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from gymnax.environments import spaces
+
+from discovery.networks import ActorCritic
+from envs.wrappers import ClipAction, EpisodeStats, NormalizeObservation
+from meta_objectives.base import Progress, Rollout, UpdateRule
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of the inner loop (the rule's own ones live in the rule).
+
+    Defaults are purejaxrl's CartPole-v1 PPO configuration.
+    """
+
+    num_envs: int = 4
+    num_steps: int = 128
+    total_timesteps: int = 500_000
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    lr: float = 2.5e-4
+    anneal_lr: bool = True
+    max_grad_norm: float = 0.5
+    adam_eps: float = 1e-5
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    conv: bool = False  # MinAtar-style conv torso
+    normalize_obs: bool = False
+    bootstrap_truncated: bool = True  # bootstrap from the final obs on time-limit truncation
+    final_window: float = 0.1  # fraction of the horizon the final return is averaged over
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "num_steps", "total_timesteps", "update_epochs",
+                     "num_minibatches"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+        if self.lr <= 0 or self.max_grad_norm <= 0 or self.adam_eps <= 0:
+            bad = [n for n in ("lr", "max_grad_norm", "adam_eps") if getattr(self, n) <= 0]
+            raise ValueError(f"TrainConfig.{bad[0]} must be > 0")
+        if (self.num_envs * self.num_steps) % self.num_minibatches:
+            raise ValueError(f"TrainConfig.num_minibatches ({self.num_minibatches}) must divide "
+                             f"num_envs * num_steps ({self.num_envs * self.num_steps})")
+        if self.total_timesteps < self.num_envs * self.num_steps:
+            raise ValueError("TrainConfig.total_timesteps must be at least num_envs * num_steps "
+                             f"({self.num_envs * self.num_steps}), got {self.total_timesteps}")
+        if self.activation not in ("tanh", "relu", "gelu"):
+            raise ValueError(f"TrainConfig.activation must be tanh, relu or gelu, got "
+                             f"{self.activation!r}")
+        if not 0.0 < self.final_window <= 1.0:
+            raise ValueError(f"TrainConfig.final_window must be in (0, 1], got "
+                             f"{self.final_window}")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // (self.num_envs * self.num_steps)
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.num_steps
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+class TrainResult(NamedTuple):
+    """What one training run returns (add leading axes for every vmap)."""
+
+    final_return: jax.Array  # mean episode return over the last `final_window` of the horizon
+    curve: jax.Array  # [num_updates] mean return of episodes ended in each update (carried)
+    episodes: jax.Array  # [num_updates] number of episodes ended in each update
+    metrics: dict[str, jax.Array]  # [num_updates] per-update means of the rule's metrics
+    agent_params: Any
+
+
+class _UpdateState(NamedTuple):
+    params: Any
+    opt_state: Any
+    env_state: Any
+    obs: jax.Array
+    last_return: jax.Array
+
+
+def make_network(env: Any, env_params: Any, rule: UpdateRule, cfg: TrainConfig) -> ActorCritic:
+    """The agent network a rule needs for an environment."""
+    action_space = env.action_space(env_params)
+    obs_shape = env.observation_space(env_params).shape
+    continuous = not isinstance(action_space, spaces.Discrete)
+    return ActorCritic(
+        action_dim=int(action_space.shape[0]) if continuous else int(action_space.n),
+        continuous=continuous, hidden=cfg.hidden, activation=cfg.activation, conv=cfg.conv,
+        value_head=rule.needs_value, prediction_size=rule.prediction_size,
+        obs_ndim=len(obs_shape))
+
+
+def wrap_env(env: Any, env_params: Any, cfg: TrainConfig) -> Any:
+    """Episode statistics always; action clipping for continuous actions; optional obs norm."""
+    if not isinstance(env.action_space(env_params), spaces.Discrete):
+        env = ClipAction(env)
+    if cfg.normalize_obs:
+        env = NormalizeObservation(env)
+    return EpisodeStats(env)
+
+
+def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = None):
+    """Build `train(meta_params, env_params, key, num_updates=None) -> TrainResult`.
+
+    `env_params` here is only a template for the spaces (default: `env.default_params`).
+    `num_updates` (a traced int <= cfg.num_updates) sets this run's horizon N.
+    """
+    template = env.default_params if env_params is None else env_params
+    net = make_network(env, template, rule, cfg)
+    env = wrap_env(env, template, cfg)
+    max_updates = cfg.num_updates
+    batch_size = cfg.steps_per_update
+    minibatch_size = batch_size // cfg.num_minibatches
+    tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm),
+                     optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr,
+                                                          eps=cfg.adam_eps))
+    reset = jax.vmap(env.reset, in_axes=(0, None))
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    value_fn = lambda params, obs: net.apply(params, obs, method=net.value)
+
+    def train(meta_params: Any, env_params: Any, key: jax.Array,
+              num_updates: jax.Array | int | None = None) -> TrainResult:
+        horizon = jnp.asarray(max_updates if num_updates is None else num_updates, jnp.int32)
+        horizon = jnp.clip(horizon, 1, max_updates)
+        k_init, k_reset, k_loop = jax.random.split(key, 3)
+        obs, env_state = reset(jax.random.split(k_reset, cfg.num_envs), env_params)
+        params = net.init(k_init, obs)
+        state = _UpdateState(params, tx.init(params), env_state, obs, jnp.float32(0.0))
+
+        def rollout_step(carry, k):
+            params, env_state, obs = carry
+            k_act, k_env = jax.random.split(k)
+            out = net.apply(params, obs)
+            action = out.policy.sample(k_act)
+            next_obs, env_state, reward, term, trunc, info = step(
+                jax.random.split(k_env, cfg.num_envs), env_state, action, env_params)
+            value = out.value if out.value is not None else jnp.zeros_like(reward)
+            pred = out.prediction if out.prediction is not None else jnp.zeros(reward.shape
+                                                                               + (0,))
+            data = (obs, action, reward.astype(jnp.float32), term, trunc,
+                    out.policy.log_prob(action), value, pred, info["final_observation"],
+                    info["episode_return"], info["episode_done"])
+            return (params, env_state, next_obs), data
+
+        def collect(state: _UpdateState, k: jax.Array):
+            (_, env_state, last_obs), data = jax.lax.scan(
+                rollout_step, (state.params, state.env_state, state.obs),
+                jax.random.split(k, cfg.num_steps))
+            obs, action, reward, term, trunc, logp, value, pred, final_obs, ep_ret, ep_done = data
+            last = net.apply(state.params, last_obs)
+            last_value = last.value if last.value is not None else jnp.zeros_like(value[0])
+            next_value = jnp.concatenate([value[1:], last_value[None]])
+            if rule.needs_value:
+                if cfg.bootstrap_truncated:
+                    next_value = jnp.where(trunc, value_fn(state.params, final_obs), next_value)
+                else:
+                    next_value = jnp.where(trunc, 0.0, next_value)
+            last_pred = last.prediction if last.prediction is not None else pred[0]
+            next_pred = jnp.concatenate([pred[1:], last_pred[None]])
+            rollout = Rollout(obs, action, reward, term, trunc, logp, value, next_value, pred,
+                              next_pred)
+            return rollout, env_state, last_obs, (ep_ret, ep_done)
+
+        def update(state: _UpdateState, xs):
+            n, k = xs
+            progress = Progress(step=n, horizon=horizon)
+            k_roll, k_perm = jax.random.split(k)
+            rollout, env_state, last_obs, (ep_ret, ep_done) = collect(state, k_roll)
+            targets = rule.targets(meta_params, rollout, progress)
+            batch = {**rollout._asdict(), **targets}
+            batch = jax.tree.map(lambda x: x.reshape(batch_size, *x.shape[2:]), batch)
+
+            def loss_fn(params, mb):
+                return rule.loss(meta_params, net.apply(params, mb["obs"]), mb, progress)
+
+            def minibatch_step(carry, mb):
+                params, opt_state = carry
+                (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
+                updates, opt_state = tx.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), metrics
+
+            def epoch(carry, k):
+                perm = jax.random.permutation(k, batch_size)
+                mbs = jax.tree.map(lambda x: x[perm].reshape(cfg.num_minibatches,
+                                                             minibatch_size, *x.shape[1:]),
+                                   batch)
+                return jax.lax.scan(minibatch_step, carry, mbs)
+
+            opt_state = state.opt_state
+            if cfg.anneal_lr:
+                lr = cfg.lr * (1.0 - n / horizon)
+                opt_state[1].hyperparams["learning_rate"] = jnp.asarray(lr, jnp.float32)
+            (params, opt_state), metrics = jax.lax.scan(
+                epoch, (state.params, opt_state), jax.random.split(k_perm, cfg.update_epochs))
+
+            episodes = jnp.sum(ep_done)
+            mean_return = jnp.sum(ep_ret) / jnp.maximum(episodes, 1)
+            last_return = jnp.where(episodes > 0, mean_return, state.last_return)
+            new = _UpdateState(params, opt_state, env_state, last_obs, last_return)
+            active = n < horizon
+            new = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, state)
+            metrics = jax.tree.map(jnp.mean, metrics)
+            out = (last_return, jnp.where(active, episodes, 0), jnp.sum(ep_ret) * active,
+                   metrics)
+            return new, out
+
+        steps = jnp.arange(max_updates)
+        state, (curve, episodes, return_sums, metrics) = jax.lax.scan(
+            update, state, (steps, jax.random.split(k_loop, max_updates)))
+
+        window = jnp.maximum(jnp.ceil(cfg.final_window * horizon), 1)
+        in_window = (steps >= horizon - window) & (steps < horizon)
+        count = jnp.sum(episodes * in_window)
+        final_return = jnp.where(count > 0, jnp.sum(return_sums * in_window)
+                                 / jnp.maximum(count, 1), curve[horizon - 1])
+        return TrainResult(final_return, curve, episodes, metrics, state.params)
+
+    return train

@@ -1,0 +1,78 @@
+"""Actor-critic agents: MLP (or linear, `hidden=()`) and a small MinAtar CNN torso.
+
+The actor and critic have separate torsos (as in purejaxrl); the optional prediction head
+(LPG's y) shares the actor's torso. Initialisation is orthogonal with purejaxrl's gains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from meta_objectives.base import AgentOutput
+from meta_objectives.distributions import Categorical, DiagGaussian
+
+_ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu}
+
+
+def _dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
+    return nn.Dense(features, kernel_init=nn.initializers.orthogonal(gain),
+                    bias_init=nn.initializers.constant(0.0), name=name)
+
+
+class Torso(nn.Module):
+    """MLP (flattening its input) or a MinAtar-style conv layer followed by the MLP."""
+
+    hidden: Sequence[int]
+    activation: str
+    conv: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array, batch_ndim: int) -> jax.Array:
+        act = _ACTIVATIONS[self.activation]
+        if self.conv:
+            x = act(nn.Conv(16, kernel_size=(3, 3), padding="VALID")(x))
+        x = x.reshape(*x.shape[:batch_ndim], -1)
+        for h in self.hidden:
+            x = act(_dense(h, np.sqrt(2))(x))
+        return x
+
+
+class ActorCritic(nn.Module):
+    """Policy (categorical or diagonal Gaussian), optional value and prediction heads."""
+
+    action_dim: int
+    continuous: bool = False
+    hidden: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    conv: bool = False
+    value_head: bool = True
+    prediction_size: int = 0
+    obs_ndim: int = 1  # rank of one observation (3 for MinAtar's HWC images)
+
+    def _batch_ndim(self, obs: jax.Array) -> int:
+        return obs.ndim - self.obs_ndim
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> AgentOutput:
+        b = self._batch_ndim(obs)
+        h = Torso(self.hidden, self.activation, self.conv, name="actor_torso")(obs, b)
+        if self.continuous:
+            mean = _dense(self.action_dim, 0.01, "policy_out")(h)
+            log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
+            policy = DiagGaussian(mean, jnp.broadcast_to(log_std, mean.shape))
+        else:
+            policy = Categorical(_dense(self.action_dim, 0.01, "policy_out")(h))
+        prediction = _dense(self.prediction_size, 0.01, "prediction_out")(h) if self.prediction_size else None
+        value = self.value(obs) if self.value_head else None
+        return AgentOutput(policy=policy, value=value, prediction=prediction)
+
+    @nn.compact
+    def value(self, obs: jax.Array) -> jax.Array:
+        b = self._batch_ndim(obs)
+        h = Torso(self.hidden, self.activation, self.conv, name="critic_torso")(obs, b)
+        return _dense(1, 1.0, "value_out")(h)[..., 0]

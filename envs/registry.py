@@ -1,0 +1,136 @@
+"""One name -> (env, default_params) registry over every environment family.
+
+Families are imported lazily, so `import envs` stays cheap and brax is only loaded when a brax
+environment is made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from envs.params import Box, ParamSpace
+
+GYMNAX_ENVS = (
+    "CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0",
+    "Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar",
+)
+BRAX_ENVS = ("ant", "halfcheetah", "hopper", "walker2d", "humanoid", "inverted_pendulum",
+             "inverted_double_pendulum", "reacher", "swimmer", "pusher")
+GRIDWORLD_LEVELS = ("dense", "sparse", "long", "longer", "long_dense", "rand_dense", "rand_long",
+                    "rand_small", "rand_sparse", "rand_very_dense")
+METAWORLD_TASKS = ("reach", "push", "pick-place", "door-open", "drawer-open", "drawer-close",
+                   "button-press-topdown", "peg-insert-side", "window-open", "window-close",
+                   "sweep", "basketball", "door-close", "shelf-place", "sweep-into", "lever-pull")
+
+# Classic-control physical constants that make sense to vary (roughly 0.5x - 2x the default).
+_GYMNAX_SPACES: dict[str, dict[str, Box]] = {
+    "CartPole-v1": {"gravity": Box(4.9, 19.6), "masscart": Box(0.5, 2.0),
+                    "masspole": Box(0.05, 0.2), "length": Box(0.25, 1.0),
+                    "force_mag": Box(5.0, 20.0)},
+    "Acrobot-v1": {"link_mass_1": Box(0.5, 2.0), "link_mass_2": Box(0.5, 2.0),
+                   "link_length_1": Box(0.5, 2.0), "link_length_2": Box(0.5, 2.0)},
+    "Pendulum-v1": {"g": Box(5.0, 15.0), "m": Box(0.5, 2.0), "l": Box(0.5, 2.0)},
+    "MountainCar-v0": {"force": Box(0.0005, 0.002), "gravity": Box(0.00125, 0.005)},
+    "MountainCarContinuous-v0": {"power": Box(0.00075, 0.003)},
+}
+
+# Fields that gymnax stores pre-computed and must follow the ones a ParamSpace changes.
+_GYMNAX_DERIVED: dict[str, Callable[[Any], Any]] = {
+    "CartPole-v1": lambda p: p.replace(total_mass=p.masscart + p.masspole,
+                                       polemass_length=p.masspole * p.length),
+}
+
+
+def _make_gymnax(name: str, **kwargs: Any):
+    import gymnax
+
+    return gymnax.make(name, **kwargs)
+
+
+def _make_brax(name: str, **kwargs: Any):
+    from envs.brax import make_brax
+
+    return make_brax(name, **kwargs)
+
+
+def _make_gridworld(name: str, **kwargs: Any):
+    from envs.gridworld import make_gridworld
+
+    return make_gridworld(name, **kwargs)
+
+
+def _make_metaworld(name: str, **kwargs: Any):
+    from envs.manipulation import make_task
+
+    return make_task(name, **kwargs)
+
+
+_FAMILIES: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
+    "": (_make_gymnax, GYMNAX_ENVS),
+    "brax/": (_make_brax, BRAX_ENVS),
+    "gridworld/": (_make_gridworld, GRIDWORLD_LEVELS),
+    "metaworld/": (_make_metaworld, METAWORLD_TASKS),
+}
+
+
+def registered_names() -> list[str]:
+    """Every name `make` accepts."""
+    return [prefix + n for prefix, (_, names) in _FAMILIES.items() for n in names]
+
+
+def _resolve(name: str) -> tuple[Callable[..., Any], str]:
+    for prefix, (factory, names) in sorted(_FAMILIES.items(), key=lambda kv: -len(kv[0])):
+        if prefix and name.startswith(prefix) and name[len(prefix):] in names:
+            return factory, name[len(prefix):]
+    if name in GYMNAX_ENVS:
+        return _make_gymnax, name
+    close = difflib.get_close_matches(name, registered_names(), n=5, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ValueError(f"Unknown environment '{name}'.{hint} Known environments: "
+                     f"{', '.join(registered_names())}")
+
+
+def make(name: str, **overrides: Any) -> tuple[Any, Any]:
+    """Build an environment by name: `env, params = make("CartPole-v1", gravity=12.0)`.
+
+    Keyword overrides that the family's constructor accepts (e.g. `backend="spring"` for brax)
+    go to the constructor; the rest replace fields of the default EnvParams. An override that is
+    neither fails with the list of valid fields.
+    """
+    factory, short = _resolve(name)
+    sig = inspect.signature(factory)
+    # gymnax.make takes **kwargs, which are env-constructor arguments; only the families
+    # written here declare named constructor arguments.
+    ctor_names = {p for p, v in sig.parameters.items() if v.kind is v.KEYWORD_ONLY}
+    ctor = {k: v for k, v in overrides.items() if k in ctor_names}
+    env, params = factory(short, **ctor)
+    rest = {k: v for k, v in overrides.items() if k not in ctor}
+    if rest:
+        fields = {f.name for f in dataclasses.fields(params)}
+        bad = sorted(set(rest) - fields)
+        if bad:
+            raise ValueError(f"make('{name}'): unknown override(s) {bad}; EnvParams fields are "
+                             f"{sorted(fields)}" + (f", constructor options {sorted(ctor_names)}"
+                                                    if ctor_names else ""))
+        params = params.replace(**rest)
+    return env, params
+
+
+def default_param_space(name: str, params: Any | None = None) -> ParamSpace:
+    """The default ParamSpace of an environment (physical constants, masses, level fields)."""
+    factory, short = _resolve(name)
+    if params is None:
+        _, params = make(name)
+    if factory is _make_gymnax:
+        if short not in _GYMNAX_SPACES:
+            raise ValueError(f"No default ParamSpace for '{name}' (it has no physical "
+                             f"constants worth varying); build one with envs.ParamSpace")
+        return ParamSpace(params, derive=_GYMNAX_DERIVED.get(short), **_GYMNAX_SPACES[short])
+    module = {"brax/": "envs.brax", "gridworld/": "envs.gridworld",
+              "metaworld/": "envs.manipulation"}[name[: name.index("/") + 1]]
+    return importlib.import_module(module).default_param_space(params)
