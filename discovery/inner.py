@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -91,12 +92,25 @@ class TrainResult(NamedTuple):
     agent_params: Any
 
 
-class _UpdateState(NamedTuple):
+class TrainState(NamedTuple):
+    """The carry of the update loop (one agent)."""
+
     params: Any
     opt_state: Any
     env_state: Any
     obs: jax.Array
-    last_return: jax.Array
+    last_return: jax.Array  # mean return of the latest update that ended an episode
+    horizon: jax.Array  # N, this run's number of updates
+    key: jax.Array
+
+
+class UpdateLog(NamedTuple):
+    """Per-update outputs of `advance` (leading axis = updates)."""
+
+    curve: jax.Array
+    episodes: jax.Array
+    return_sum: jax.Array
+    metrics: dict[str, jax.Array]
 
 
 def make_network(env: Any, env_params: Any, rule: UpdateRule, cfg: TrainConfig) -> ActorCritic:
@@ -125,6 +139,8 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
 
     `env_params` here is only a template for the spaces (default: `env.default_params`).
     `num_updates` (a traced int <= cfg.num_updates) sets this run's horizon N.
+    The returned function also carries its pieces: `train.init`, `train.advance` (a chunk of
+    updates) and `train.finish`, for callers that show progress between chunks.
     """
     template = env.default_params if env_params is None else env_params
     net = make_network(env, template, rule, cfg)
@@ -139,15 +155,18 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     value_fn = lambda params, obs: net.apply(params, obs, method=net.value)
 
-    def train(meta_params: Any, env_params: Any, key: jax.Array,
-              num_updates: jax.Array | int | None = None) -> TrainResult:
+    def init(meta_params: Any, env_params: Any, key: jax.Array,
+             num_updates: jax.Array | int | None = None) -> TrainState:
+        """A fresh agent and environment; `num_updates` sets this run's horizon N."""
         horizon = jnp.asarray(max_updates if num_updates is None else num_updates, jnp.int32)
         horizon = jnp.clip(horizon, 1, max_updates)
         k_init, k_reset, k_loop = jax.random.split(key, 3)
         obs, env_state = reset(jax.random.split(k_reset, cfg.num_envs), env_params)
         params = net.init(k_init, obs)
-        state = _UpdateState(params, tx.init(params), env_state, obs, jnp.float32(0.0))
+        return TrainState(params, tx.init(params), env_state, obs, jnp.float32(0.0), horizon,
+                          k_loop)
 
+    def collect(state: TrainState, env_params: Any, k: jax.Array):
         def rollout_step(carry, k):
             params, env_state, obs = carry
             k_act, k_env = jax.random.split(k)
@@ -156,84 +175,95 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
             next_obs, env_state, reward, term, trunc, info = step(
                 jax.random.split(k_env, cfg.num_envs), env_state, action, env_params)
             value = out.value if out.value is not None else jnp.zeros_like(reward)
-            pred = out.prediction if out.prediction is not None else jnp.zeros(reward.shape
-                                                                               + (0,))
+            pred = (out.prediction if out.prediction is not None
+                    else jnp.zeros(reward.shape + (0,)))
             data = (obs, action, reward.astype(jnp.float32), term, trunc,
                     out.policy.log_prob(action), value, pred, info["final_observation"],
                     info["episode_return"], info["episode_done"])
             return (params, env_state, next_obs), data
 
-        def collect(state: _UpdateState, k: jax.Array):
-            (_, env_state, last_obs), data = jax.lax.scan(
-                rollout_step, (state.params, state.env_state, state.obs),
-                jax.random.split(k, cfg.num_steps))
-            obs, action, reward, term, trunc, logp, value, pred, final_obs, ep_ret, ep_done = data
-            last = net.apply(state.params, last_obs)
-            last_value = last.value if last.value is not None else jnp.zeros_like(value[0])
-            next_value = jnp.concatenate([value[1:], last_value[None]])
-            if rule.needs_value:
-                if cfg.bootstrap_truncated:
-                    next_value = jnp.where(trunc, value_fn(state.params, final_obs), next_value)
-                else:
-                    next_value = jnp.where(trunc, 0.0, next_value)
-            last_pred = last.prediction if last.prediction is not None else pred[0]
-            next_pred = jnp.concatenate([pred[1:], last_pred[None]])
-            rollout = Rollout(obs, action, reward, term, trunc, logp, value, next_value, pred,
-                              next_pred)
-            return rollout, env_state, last_obs, (ep_ret, ep_done)
+        (_, env_state, last_obs), data = jax.lax.scan(
+            rollout_step, (state.params, state.env_state, state.obs),
+            jax.random.split(k, cfg.num_steps))
+        obs, action, reward, term, trunc, logp, value, pred, final_obs, ep_ret, ep_done = data
+        last = net.apply(state.params, last_obs)
+        last_value = last.value if last.value is not None else jnp.zeros_like(value[0])
+        next_value = jnp.concatenate([value[1:], last_value[None]])
+        if rule.needs_value:
+            if cfg.bootstrap_truncated:
+                next_value = jnp.where(trunc, value_fn(state.params, final_obs), next_value)
+            else:
+                next_value = jnp.where(trunc, 0.0, next_value)
+        last_pred = last.prediction if last.prediction is not None else pred[0]
+        next_pred = jnp.concatenate([pred[1:], last_pred[None]])
+        rollout = Rollout(obs, action, reward, term, trunc, logp, value, next_value, pred,
+                          next_pred)
+        return rollout, env_state, last_obs, (ep_ret, ep_done)
 
-        def update(state: _UpdateState, xs):
-            n, k = xs
-            progress = Progress(step=n, horizon=horizon)
-            k_roll, k_perm = jax.random.split(k)
-            rollout, env_state, last_obs, (ep_ret, ep_done) = collect(state, k_roll)
-            targets = rule.targets(meta_params, rollout, progress)
-            batch = {**rollout._asdict(), **targets}
-            batch = jax.tree.map(lambda x: x.reshape(batch_size, *x.shape[2:]), batch)
+    def update(meta_params: Any, env_params: Any, state: TrainState, n: jax.Array):
+        progress = Progress(step=n, horizon=state.horizon)
+        k_roll, k_perm = jax.random.split(jax.random.fold_in(state.key, n))
+        rollout, env_state, last_obs, (ep_ret, ep_done) = collect(state, env_params, k_roll)
+        targets = rule.targets(meta_params, rollout, progress)
+        batch = {**rollout._asdict(), **targets}
+        batch = jax.tree.map(lambda x: x.reshape(batch_size, *x.shape[2:]), batch)
 
-            def loss_fn(params, mb):
-                return rule.loss(meta_params, net.apply(params, mb["obs"]), mb, progress)
+        def loss_fn(params, mb):
+            return rule.loss(meta_params, net.apply(params, mb["obs"]), mb, progress)
 
-            def minibatch_step(carry, mb):
-                params, opt_state = carry
-                (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
-                updates, opt_state = tx.update(grads, opt_state, params)
-                return (optax.apply_updates(params, updates), opt_state), metrics
+        def minibatch_step(carry, mb):
+            params, opt_state = carry
+            (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), metrics
 
-            def epoch(carry, k):
-                perm = jax.random.permutation(k, batch_size)
-                mbs = jax.tree.map(lambda x: x[perm].reshape(cfg.num_minibatches,
-                                                             minibatch_size, *x.shape[1:]),
-                                   batch)
-                return jax.lax.scan(minibatch_step, carry, mbs)
+        def epoch(carry, k):
+            perm = jax.random.permutation(k, batch_size)
+            mbs = jax.tree.map(lambda x: x[perm].reshape(cfg.num_minibatches, minibatch_size,
+                                                         *x.shape[1:]), batch)
+            return jax.lax.scan(minibatch_step, carry, mbs)
 
-            opt_state = state.opt_state
-            if cfg.anneal_lr:
-                lr = cfg.lr * (1.0 - n / horizon)
-                opt_state[1].hyperparams["learning_rate"] = jnp.asarray(lr, jnp.float32)
-            (params, opt_state), metrics = jax.lax.scan(
-                epoch, (state.params, opt_state), jax.random.split(k_perm, cfg.update_epochs))
+        opt_state = state.opt_state
+        if cfg.anneal_lr:
+            lr = cfg.lr * (1.0 - n / state.horizon)
+            opt_state[1].hyperparams["learning_rate"] = jnp.asarray(lr, jnp.float32)
+        (params, opt_state), metrics = jax.lax.scan(
+            epoch, (state.params, opt_state), jax.random.split(k_perm, cfg.update_epochs))
 
-            episodes = jnp.sum(ep_done)
-            mean_return = jnp.sum(ep_ret) / jnp.maximum(episodes, 1)
-            last_return = jnp.where(episodes > 0, mean_return, state.last_return)
-            new = _UpdateState(params, opt_state, env_state, last_obs, last_return)
-            active = n < horizon
-            new = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, state)
-            metrics = jax.tree.map(jnp.mean, metrics)
-            out = (last_return, jnp.where(active, episodes, 0), jnp.sum(ep_ret) * active,
-                   metrics)
-            return new, out
+        episodes = jnp.sum(ep_done)
+        mean_return = jnp.sum(ep_ret) / jnp.maximum(episodes, 1)
+        last_return = jnp.where(episodes > 0, mean_return, state.last_return)
+        new = state._replace(params=params, opt_state=opt_state, env_state=env_state,
+                             obs=last_obs, last_return=last_return)
+        active = n < state.horizon
+        new = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, state)
+        metrics = jax.tree.map(jnp.mean, metrics)
+        return new, UpdateLog(new.last_return, jnp.where(active, episodes, 0),
+                              jnp.sum(ep_ret) * active, metrics)
 
+    def advance(meta_params: Any, env_params: Any, state: TrainState, start: jax.Array | int,
+                length: int) -> tuple[TrainState, UpdateLog]:
+        """Run updates start .. start+length-1 (`length` is static: chunk for progress)."""
+        steps = jnp.asarray(start, jnp.int32) + jnp.arange(length)
+        return jax.lax.scan(partial(update, meta_params, env_params), state, steps)
+
+    def finish(state: TrainState, log: UpdateLog) -> TrainResult:
+        """Summarise a whole run's update log ([max_updates] arrays)."""
         steps = jnp.arange(max_updates)
-        state, (curve, episodes, return_sums, metrics) = jax.lax.scan(
-            update, state, (steps, jax.random.split(k_loop, max_updates)))
+        window = jnp.maximum(jnp.ceil(cfg.final_window * state.horizon), 1)
+        in_window = (steps >= state.horizon - window) & (steps < state.horizon)
+        count = jnp.sum(log.episodes * in_window)
+        final_return = jnp.where(count > 0, jnp.sum(log.return_sum * in_window)
+                                 / jnp.maximum(count, 1), log.curve[state.horizon - 1])
+        return TrainResult(final_return, log.curve, log.episodes, log.metrics, state.params)
 
-        window = jnp.maximum(jnp.ceil(cfg.final_window * horizon), 1)
-        in_window = (steps >= horizon - window) & (steps < horizon)
-        count = jnp.sum(episodes * in_window)
-        final_return = jnp.where(count > 0, jnp.sum(return_sums * in_window)
-                                 / jnp.maximum(count, 1), curve[horizon - 1])
-        return TrainResult(final_return, curve, episodes, metrics, state.params)
+    def train(meta_params: Any, env_params: Any, key: jax.Array,
+              num_updates: jax.Array | int | None = None) -> TrainResult:
+        state = init(meta_params, env_params, key, num_updates)
+        state, log = advance(meta_params, env_params, state, 0, max_updates)
+        return finish(state, log)
 
+    # The pieces of `train`, for callers that run it in chunks (progress display).
+    train.init, train.advance, train.finish = init, advance, finish
+    train.network, train.config = net, cfg
     return train

@@ -67,7 +67,9 @@ class ActorCritic(nn.Module):
             policy = DiagGaussian(mean, jnp.broadcast_to(log_std, mean.shape))
         else:
             policy = Categorical(_dense(self.action_dim, 0.01, "policy_out")(h))
-        prediction = _dense(self.prediction_size, 0.01, "prediction_out")(h) if self.prediction_size else None
+        prediction = None
+        if self.prediction_size:
+            prediction = _dense(self.prediction_size, 0.01, "prediction_out")(h)
         value = self.value(obs) if self.value_head else None
         return AgentOutput(policy=policy, value=value, prediction=prediction)
 

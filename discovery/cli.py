@@ -1,0 +1,114 @@
+"""`rldisco`: the command line. Subcommands stay thin; the work lives in the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _cmd_envs(args: argparse.Namespace) -> int:
+    import envs
+
+    names = envs.registered_names()
+    if args.family:
+        names = [n for n in names if n.startswith(args.family)]
+    print(f"{'name':34s} {'observation':>16s}  action")
+    for name in names:
+        try:
+            env, params = envs.make(name)
+            obs = env.observation_space(params).shape
+            act = env.action_space(params)
+            act_s = f"Discrete({act.n})" if hasattr(act, "n") else f"Box{tuple(act.shape)}"
+            print(f"{name:34s} {str(tuple(obs)):>16s}  {act_s}")
+        except Exception as e:  # a family whose optional pieces fail to load still lists
+            print(f"{name:34s} {'unavailable':>16s}  ({type(e).__name__}: {e})")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import jax
+
+    import envs
+    from discovery.agents import train_agents
+    from discovery.plotting import plot_curves
+    from discovery.presets import train_preset, train_preset_for
+    from discovery.rundir import RunDir
+    from meta_objectives import make_rule
+
+    preset = args.preset or train_preset_for(args.env)
+    overrides = {k: v for k, v in {
+        "total_timesteps": args.total_timesteps, "num_envs": args.num_envs,
+        "num_steps": args.num_steps, "lr": args.lr}.items() if v is not None}
+    cfg = train_preset(preset).replace(**overrides)  # validates before any compilation
+    rule = make_rule(args.rule)
+    env, params = envs.make(args.env)
+    name = args.name or f"{args.env.replace('/', '-')}-{args.rule}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run = RunDir.create(Path(args.runs_dir) / name, "train", {
+        "env": args.env, "rule": args.rule, "seeds": args.seeds, "seed": args.seed,
+        "preset": preset, "train": _asdict(cfg)})
+    print(f"run directory: {run.path}")
+
+    def on_chunk(done, log):
+        curve = np.asarray(log.curve[:, -1])
+        run.log({"update": done, "env_steps": done * cfg.steps_per_update,
+                 "return_mean": float(curve.mean()), "return_min": float(curve.min()),
+                 "return_max": float(curve.max())})
+
+    result = train_agents(env, params, rule, cfg, jax.random.key(args.seed), args.seeds,
+                          label=f"{args.env} {args.rule}", on_chunk=on_chunk)
+    final = np.asarray(result.final_return)
+    run.log({"final_return_mean": float(final.mean()), "final_return": final.tolist()})
+    x = (np.arange(cfg.num_updates) + 1) * cfg.steps_per_update
+    png = plot_curves({args.rule: np.asarray(result.curve)}, x, run.plots / "learning_curve.png",
+                      title=args.env)
+    print(f"final return {final.mean():.2f} +- {final.std():.2f} over {args.seeds} seeds; "
+          f"curve: {png}")
+    return 0
+
+
+def _asdict(cfg) -> dict:
+    import dataclasses
+
+    return {k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in dataclasses.asdict(cfg).items()}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rldisco", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("envs", help="list every registered environment with its spaces")
+    p.add_argument("--family", help="only names starting with this (e.g. brax/)")
+    p.set_defaults(func=_cmd_envs)
+
+    p = sub.add_parser("train", help="train agents with a fixed rule on one environment")
+    p.add_argument("--env", required=True)
+    p.add_argument("--rule", default="ppo")
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", help="inner-loop preset (default: by environment family)")
+    p.add_argument("--total-timesteps", type=int)
+    p.add_argument("--num-envs", type=int)
+    p.add_argument("--num-steps", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--name", help="run name (default: env-rule-timestamp)")
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(func=_cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as e:  # configuration problems: one clear line, no traceback
+        print(f"rldisco {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

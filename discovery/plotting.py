@@ -1,0 +1,32 @@
+"""Learning-curve and fitness plots (matplotlib, written to PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_curves(curves: dict[str, np.ndarray], x: np.ndarray, path: str | Path, *,
+                title: str = "", xlabel: str = "environment steps",
+                ylabel: str = "episode return") -> Path:
+    """Mean +- std across seeds of each named [seeds, points] array, against `x`."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, ys in curves.items():
+        ys = np.atleast_2d(np.asarray(ys, dtype=float))
+        mean, std = ys.mean(axis=0), ys.std(axis=0)
+        ax.plot(x, mean, label=f"{label} (n={ys.shape[0]})")
+        ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

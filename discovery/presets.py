@@ -1,0 +1,46 @@
+"""Named, typed configurations.
+
+`train_preset(name)` gives the inner-loop settings per environment family (the published PPO
+settings); discovery presets (ES + environments + rule) are added by `discovery.config`.
+"""
+
+from __future__ import annotations
+
+from discovery.inner import TrainConfig
+
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    # purejaxrl's CartPole-v1 configuration (the defaults of TrainConfig).
+    "classic": TrainConfig(),
+    # MinAtar settings used by the LPO work: 64 envs x 128 steps, 4 epochs, 8 minibatches.
+    "minatar": TrainConfig(num_envs=64, num_steps=128, total_timesteps=10_000_000,
+                           update_epochs=4, num_minibatches=8, lr=5e-3, activation="relu"),
+    # purejaxrl's brax configuration, for GPUs.
+    "brax": TrainConfig(num_envs=2048, num_steps=10, total_timesteps=50_000_000,
+                        update_epochs=4, num_minibatches=32, lr=3e-4, hidden=(256, 256),
+                        normalize_obs=True),
+    # Grid-worlds: LPG's 64 workers x 20 steps, a single update per rollout.
+    "gridworld": TrainConfig(num_envs=64, num_steps=20, total_timesteps=64 * 20 * 250,
+                             update_epochs=1, num_minibatches=1, lr=1e-3, anneal_lr=False,
+                             hidden=(32,), activation="relu"),
+    # Meta-World-style manipulation suite (continuous control, 500-step episodes).
+    "manipulation": TrainConfig(num_envs=256, num_steps=50, total_timesteps=10_000_000,
+                                update_epochs=4, num_minibatches=8, lr=3e-4,
+                                hidden=(256, 256), normalize_obs=True),
+}
+
+
+def train_preset_for(env_name: str) -> str:
+    """The train preset that suits an environment name."""
+    if env_name.endswith("-MinAtar"):
+        return "minatar"
+    for prefix, preset in (("brax/", "brax"), ("gridworld/", "gridworld"),
+                           ("metaworld/", "manipulation")):
+        if env_name.startswith(prefix):
+            return preset
+    return "classic"
+
+
+def train_preset(name: str) -> TrainConfig:
+    if name not in TRAIN_PRESETS:
+        raise ValueError(f"Unknown train preset '{name}'. Known: {', '.join(TRAIN_PRESETS)}")
+    return TRAIN_PRESETS[name]

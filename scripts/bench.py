@@ -1,0 +1,137 @@
+"""Throughput benchmark: raw env steps/s, and PPO training steps/s of our trainer against a
+purejaxrl-style single-file PPO (`scripts/reference_ppo.py`) measured in the same run.
+
+    python scripts/bench.py                 # CPU-sized (minutes on 2 cores)
+    python scripts/bench.py --full          # the published sizes (GPU)
+    python scripts/bench.py --out bench.json
+
+Figures go into BENCHMARKS.md by hand, with the command and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import envs  # noqa: E402
+from discovery.inner import TrainConfig, make_train  # noqa: E402
+from meta_objectives import PPO  # noqa: E402
+from reference_ppo import make_reference_train  # noqa: E402
+
+CONFIGS = {
+    "CartPole-v1": dict(num_envs=4, num_steps=128, total_timesteps=500_000, epochs=4,
+                        minibatches=4, lr=2.5e-4, activation="tanh"),
+    "Breakout-MinAtar": dict(num_envs=64, num_steps=128, total_timesteps=1_000_000, epochs=4,
+                             minibatches=8, lr=5e-3, activation="relu"),
+}
+
+
+def timed(fn, *args, repeats: int = 1) -> tuple[float, float]:
+    """(compile seconds, best run seconds) of jitted fn(*args)."""
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        best = min(best, time.perf_counter() - t0)
+    return compile_s, best
+
+
+def raw_env(name: str, batch: int, steps: int = 1000) -> float:
+    env, params = envs.make(name)
+
+    def rollout(key):
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, batch), params)
+        n = env.action_space(params).n
+
+        def step(carry, k):
+            state, total = carry
+            ka, ks = jax.random.split(k)
+            action = jax.random.randint(ka, (batch,), 0, n)
+            _, state, reward, *_ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(ks, batch), state, action, params)
+            return (state, total + reward.sum()), None
+
+        (_, total), _ = jax.lax.scan(step, (state, 0.0), jax.random.split(key, steps))
+        return total
+
+    _, run_s = timed(rollout, jax.random.key(0), repeats=2)
+    return batch * steps / run_s
+
+
+def ppo_pair(name: str, seeds: int, timesteps: int) -> dict:
+    c = dict(CONFIGS[name], total_timesteps=timesteps)
+    env, params = envs.make(name)
+    cfg = TrainConfig(num_envs=c["num_envs"], num_steps=c["num_steps"],
+                      total_timesteps=timesteps, update_epochs=c["epochs"],
+                      num_minibatches=c["minibatches"], lr=c["lr"], activation=c["activation"])
+    ours = jax.vmap(make_train(env, PPO(), cfg), in_axes=(None, None, 0))
+    ref = jax.vmap(make_reference_train(env, params, num_envs=c["num_envs"],
+                                        num_steps=c["num_steps"], total_timesteps=timesteps,
+                                        epochs=c["epochs"], minibatches=c["minibatches"],
+                                        lr=c["lr"], activation=c["activation"]))
+    keys = jax.random.split(jax.random.key(0), seeds)
+    steps = seeds * cfg.num_updates * cfg.steps_per_update
+    repeats = 2 if steps <= 2_000_000 else 1
+    ours_c, ours_s = timed(lambda k: ours({}, params, k).final_return, keys, repeats=repeats)
+    ref_c, ref_s = timed(lambda k: ref(k)[:, -1], keys, repeats=repeats)
+    return {"env": name, "seeds": seeds, "steps_per_seed": cfg.num_updates * cfg.steps_per_update,
+            "ours_sps": steps / ours_s, "reference_sps": steps / ref_s,
+            "ours_compile_s": ours_c, "reference_compile_s": ref_c}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="published sizes (for GPUs)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 64])
+    parser.add_argument("--out", help="write the figures as JSON here")
+    args = parser.parse_args()
+
+    device = jax.devices()[0]
+    print(f"jax {jax.__version__} on {device.device_kind} ({device.platform}), "
+          f"{platform.processor() or platform.machine()}")
+    raw_batches = {"CartPole-v1": 65536 if args.full else 2048,
+                   "Breakout-MinAtar": 8192 if args.full else 512}
+    results = {"device": device.device_kind, "platform": device.platform, "raw": {}, "ppo": []}
+    for name, batch in raw_batches.items():
+        results["raw"][name] = {"batch": batch, "sps": raw_env(name, batch)}
+        print(f"raw {name:18s} batch {batch:6d}: {results['raw'][name]['sps']:.3g} steps/s")
+
+    for name, c in CONFIGS.items():
+        for seeds in args.seeds:
+            timesteps = c["total_timesteps"]
+            if not args.full and seeds > 1:  # CPU: fewer updates per seed, same config
+                timesteps = c["num_envs"] * c["num_steps"] * (24 if name == "CartPole-v1" else 3)
+            elif not args.full and name == "Breakout-MinAtar":
+                timesteps = c["num_envs"] * c["num_steps"] * 30
+            r = ppo_pair(name, seeds, timesteps)
+            results["ppo"].append(r)
+            print(f"PPO {name:18s} seeds {seeds:3d} ({r['steps_per_seed']:.2g} steps/seed): ours "
+                  f"{r['ours_sps']:.3g} steps/s, reference {r['reference_sps']:.3g} steps/s, "
+                  f"ratio {r['ours_sps'] / r['reference_sps']:.2f}")
+
+    print("\n| env | seeds | ours steps/s | reference steps/s | ours/reference | training/raw |")
+    print("|---|---|---|---|---|---|")
+    for r in results["ppo"]:
+        raw = results["raw"][r["env"]]["sps"]
+        print(f"| {r['env']} | {r['seeds']} | {r['ours_sps']:.3g} | {r['reference_sps']:.3g} | "
+              f"{r['ours_sps'] / r['reference_sps']:.2f} | {r['ours_sps'] / raw:.3f} |")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    jnp.zeros(())  # initialise the backend before timing
+    main()
