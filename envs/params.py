@@ -7,8 +7,8 @@ samples and mutates in and the robust search optimises over. All methods are pur
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jax
