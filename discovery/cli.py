@@ -70,6 +70,48 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_discover(args: argparse.Namespace) -> int:
+    from discovery.config import DiscoveryConfig, apply_overrides, preset
+    from discovery.logging import Trackers
+    from discovery.run import open_run, run_discovery, start_run
+
+    if args.resume:
+        if args.preset or args.config or args.overrides:
+            raise ValueError("--resume continues a run with its stored config; drop "
+                             "--preset/--config/overrides")
+        cfg, run = open_run(args.resume)
+    else:
+        if args.config:
+            import yaml
+
+            base = DiscoveryConfig.from_dict(yaml.safe_load(Path(args.config).read_text()))
+        else:
+            base = preset(args.preset or "quickstart")
+        cfg = apply_overrides(base, args.overrides)
+        name = args.name or f"{args.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run = start_run(cfg, Path(args.runs_dir) / name)
+    print(f"run directory: {run.path}")
+    trackers = Trackers(str(run.path), tensorboard=args.tensorboard,
+                        wandb_project=args.wandb_project, config=cfg.to_dict())
+    try:
+        result = run_discovery(cfg, run, resume=bool(args.resume), trackers=trackers)
+    finally:
+        trackers.close()
+    last = result.fitness[-1]
+    print(f"done: {len(result.fitness)} generations; last mean fitness {np.nanmean(last):.3f} "
+          f"(PPO = 1); checkpoints in {run.checkpoints}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from discovery.evaluate import evaluate_run
+
+    evaluate_run(args.run, envs=args.envs, seeds=args.seeds,
+                 total_timesteps=args.total_timesteps, baselines=tuple(args.baselines),
+                 seed=args.seed)
+    return 0
+
+
 def _asdict(cfg) -> dict:
     import dataclasses
 
@@ -98,6 +140,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="run name (default: env-rule-timestamp)")
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("discover", help="meta-learn an update rule with ES (or --resume one)")
+    p.add_argument("--preset", help="named configuration (default: quickstart)")
+    p.add_argument("--config", help="a YAML config (as written to a run's config.yaml)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run")
+    p.add_argument("--name", help="run name (default: preset-timestamp)")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
+    p.add_argument("--wandb-project", help="also log to this W&B project")
+    p.add_argument("overrides", nargs="*", help="key=value, e.g. es.population_size=32")
+    p.set_defaults(func=_cmd_discover)
+
+    p = sub.add_parser("evaluate", help="train fresh agents with a discovered rule on "
+                                        "held-out environments, against PPO and DPO")
+    p.add_argument("run", help="a discovery run directory")
+    p.add_argument("--envs", nargs="+", required=True)
+    p.add_argument("--seeds", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--total-timesteps", type=int,
+                   help="training horizon (default: the run's); others test temporal awareness")
+    p.add_argument("--baselines", nargs="*", default=["ppo", "dpo"])
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 
@@ -105,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as e:  # configuration problems: one clear line, no traceback
+    except (ValueError, FileNotFoundError) as e:  # bad input: one clear line, no traceback
         print(f"rldisco {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -30,3 +30,23 @@ def plot_curves(curves: dict[str, np.ndarray], x: np.ndarray, path: str | Path, 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_fitness(fitness: np.ndarray, path: str | Path, *, title: str = "") -> Path:
+    """Population mean and best fitness per generation ([generations, population] input)."""
+    fitness = np.asarray(fitness, dtype=float)
+    gens = np.arange(len(fitness))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(gens, np.nanmean(fitness, axis=1), label="population mean")
+    ax.plot(gens, np.nanmax(fitness, axis=1), label="best member", alpha=0.7)
+    ax.fill_between(gens, np.nanpercentile(fitness, 25, axis=1),
+                    np.nanpercentile(fitness, 75, axis=1), alpha=0.2, label="IQR")
+    ax.set(title=title, xlabel="generation", ylabel="normalised fitness (PPO = 1)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -22,7 +22,9 @@ GYMNAX_ENVS = (
 BRAX_ENVS = ("ant", "halfcheetah", "hopper", "walker2d", "humanoid", "inverted_pendulum",
              "inverted_double_pendulum", "reacher", "swimmer", "pusher")
 GRIDWORLD_LEVELS = ("dense", "sparse", "long", "longer", "long_dense", "rand_dense", "rand_long",
-                    "rand_small", "rand_sparse", "rand_very_dense")
+                    "rand_small", "rand_sparse", "rand_very_dense",
+                    # level distributions (the default params are one fixed draw)
+                    "small", "medium", "large", "all", "rand_all")
 METAWORLD_TASKS = ("reach", "push", "pick-place", "door-open", "drawer-open", "drawer-close",
                    "button-press-topdown", "peg-insert-side", "window-open", "window-close",
                    "sweep", "basketball", "door-close", "shelf-place", "sweep-into", "lever-pull")
@@ -46,35 +48,22 @@ _GYMNAX_DERIVED: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _make_gymnax(name: str, **kwargs: Any):
+def _make_gymnax(name: str) -> tuple[Any, Any]:
     import gymnax
 
-    return gymnax.make(name, **kwargs)
+    return gymnax.make(name)
 
 
-def _make_brax(name: str, **kwargs: Any):
-    from envs.brax import make_brax
-
-    return make_brax(name, **kwargs)
+def _lazy(module: str, function: str) -> Callable[[], Callable[..., Any]]:
+    return lambda: getattr(importlib.import_module(module), function)
 
 
-def _make_gridworld(name: str, **kwargs: Any):
-    from envs.gridworld import make_gridworld
-
-    return make_gridworld(name, **kwargs)
-
-
-def _make_metaworld(name: str, **kwargs: Any):
-    from envs.manipulation import make_task
-
-    return make_task(name, **kwargs)
-
-
-_FAMILIES: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
-    "": (_make_gymnax, GYMNAX_ENVS),
-    "brax/": (_make_brax, BRAX_ENVS),
-    "gridworld/": (_make_gridworld, GRIDWORLD_LEVELS),
-    "metaworld/": (_make_metaworld, METAWORLD_TASKS),
+# prefix -> (loader of the family's factory `f(short_name, *, options...)`, names)
+_FAMILIES: dict[str, tuple[Callable[[], Callable[..., Any]], tuple[str, ...]]] = {
+    "": (lambda: _make_gymnax, GYMNAX_ENVS),
+    "brax/": (_lazy("envs.brax", "make_brax"), BRAX_ENVS),
+    "gridworld/": (_lazy("envs.gridworld", "make_gridworld"), GRIDWORLD_LEVELS),
+    "metaworld/": (_lazy("envs.manipulation", "make_task"), METAWORLD_TASKS),
 }
 
 
@@ -83,12 +72,13 @@ def registered_names() -> list[str]:
     return [prefix + n for prefix, (_, names) in _FAMILIES.items() for n in names]
 
 
-def _resolve(name: str) -> tuple[Callable[..., Any], str]:
-    for prefix, (factory, names) in sorted(_FAMILIES.items(), key=lambda kv: -len(kv[0])):
+def _resolve(name: str) -> tuple[str, str]:
+    """(family prefix, short name), or a ValueError listing close matches."""
+    for prefix, (_, names) in _FAMILIES.items():
         if prefix and name.startswith(prefix) and name[len(prefix):] in names:
-            return factory, name[len(prefix):]
+            return prefix, name[len(prefix):]
     if name in GYMNAX_ENVS:
-        return _make_gymnax, name
+        return "", name
     close = difflib.get_close_matches(name, registered_names(), n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(f"Unknown environment '{name}'.{hint} Known environments: "
@@ -102,10 +92,9 @@ def make(name: str, **overrides: Any) -> tuple[Any, Any]:
     go to the constructor; the rest replace fields of the default EnvParams. An override that is
     neither fails with the list of valid fields.
     """
-    factory, short = _resolve(name)
+    prefix, short = _resolve(name)
+    factory = _FAMILIES[prefix][0]()
     sig = inspect.signature(factory)
-    # gymnax.make takes **kwargs, which are env-constructor arguments; only the families
-    # written here declare named constructor arguments.
     ctor_names = {p for p, v in sig.parameters.items() if v.kind is v.KEYWORD_ONLY}
     ctor = {k: v for k, v in overrides.items() if k in ctor_names}
     env, params = factory(short, **ctor)
@@ -118,19 +107,21 @@ def make(name: str, **overrides: Any) -> tuple[Any, Any]:
                              f"{sorted(fields)}" + (f", constructor options {sorted(ctor_names)}"
                                                     if ctor_names else ""))
         params = params.replace(**rest)
+        if prefix == "" and short in _GYMNAX_DERIVED:
+            params = _GYMNAX_DERIVED[short](params)
     return env, params
 
 
 def default_param_space(name: str, params: Any | None = None) -> ParamSpace:
     """The default ParamSpace of an environment (physical constants, masses, level fields)."""
-    factory, short = _resolve(name)
+    prefix, short = _resolve(name)
     if params is None:
         _, params = make(name)
-    if factory is _make_gymnax:
+    if prefix == "":
         if short not in _GYMNAX_SPACES:
             raise ValueError(f"No default ParamSpace for '{name}' (it has no physical "
                              f"constants worth varying); build one with envs.ParamSpace")
         return ParamSpace(params, derive=_GYMNAX_DERIVED.get(short), **_GYMNAX_SPACES[short])
     module = {"brax/": "envs.brax", "gridworld/": "envs.gridworld",
-              "metaworld/": "envs.manipulation"}[name[: name.index("/") + 1]]
+              "metaworld/": "envs.manipulation"}[prefix]
     return importlib.import_module(module).default_param_space(params)

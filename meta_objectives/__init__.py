@@ -1,9 +1,10 @@
 """What is discovered (learned objectives, learned policy gradients) and the fixed rules."""
 
 from meta_objectives.base import AgentOutput, Progress, Rollout, UpdateRule, gae
+from meta_objectives.lpo import DPO, LPO, TALPO, MirrorLearningRule, drift_grid
 from meta_objectives.ppo import A2C, PPO, PolicyObjectiveRule
 
-RULES = {"ppo": PPO, "a2c": A2C}
+RULES = {"ppo": PPO, "a2c": A2C, "dpo": DPO, "lpo": LPO, "ta-lpo": TALPO}
 
 
 def make_rule(name: str, **kwargs) -> UpdateRule:
@@ -13,5 +14,7 @@ def make_rule(name: str, **kwargs) -> UpdateRule:
     return RULES[name](**kwargs)
 
 
-__all__ = ["A2C", "PPO", "AgentOutput", "PolicyObjectiveRule", "Progress", "RULES", "Rollout",
-           "UpdateRule", "gae", "make_rule"]
+__all__ = [
+    "A2C", "DPO", "LPO", "PPO", "RULES", "TALPO", "AgentOutput", "MirrorLearningRule",
+    "PolicyObjectiveRule", "Progress", "Rollout", "UpdateRule", "drift_grid", "gae", "make_rule",
+]
