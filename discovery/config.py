@@ -57,6 +57,7 @@ class DiscoveryConfig:
     seed: int = 0
     seeds_per_member: int = 1
     baseline_seeds: int = 4
+    normalize_fitness: bool = True  # False: fitness is the raw return (no baselines computed)
 
     def __post_init__(self) -> None:
         import envs as env_registry

@@ -53,6 +53,8 @@ def env_steps_per_generation(cfg: DiscoveryConfig) -> int:
 
 def load_baselines(cfg: DiscoveryConfig, run: RunDir, key: jax.Array,
                    echo: Callable[[str], None]) -> dict[str, dict]:
+    if not cfg.normalize_fitness:
+        return {name: {"random": 0.0, "ppo": 1.0} for name in cfg.envs}
     path = run.path / "baselines.json"
     if path.exists():
         baselines = json.loads(path.read_text())
@@ -71,6 +73,8 @@ def run_discovery(cfg: DiscoveryConfig, run: RunDir, *, resume: bool = False,
     rule = cfg.rule.build()
     k_baseline, k_init, k_es, k_gen = jax.random.split(jax.random.key(cfg.seed), 4)
     mesh = population_mesh(cfg.es.population_size)
+    echo(f"population of {cfg.es.population_size} sharded over {mesh.devices.size} "
+         f"{jax.devices()[0].platform} device(s)")
     baselines = load_baselines(cfg, run, k_baseline, echo)
 
     template = rule.init(k_init)
