@@ -57,3 +57,39 @@ def train_agents(env: Any, env_params: Any, rule: UpdateRule, cfg: TrainConfig,
             on_chunk(done, jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *logs))
     full = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1)[:, :total], *logs)
     return finish(state, full)
+
+
+def rollout_policy(env: Any, env_params: Any, train_fn: Any, result: TrainResult,
+                   key: jax.Array, num_envs: int, num_steps: int,
+                   deterministic: bool = True) -> dict[str, jax.Array]:
+    """Run a trained agent (`result` of one `train` call) for `num_steps` in `num_envs` envs.
+
+    Returns the mean return of completed episodes and, where the env reports
+    `info["success"]`, the fraction of envs that succeeded at any step of their first episode.
+    Jittable; `train_fn` is the function `make_train` returned (for its network and config).
+    """
+    from discovery.inner import wrap_env
+
+    wrapped = wrap_env(env, env_params, train_fn.config)
+    k_reset, k_run = jax.random.split(key)
+    obs, state = jax.vmap(wrapped.reset, in_axes=(0, None))(
+        jax.random.split(k_reset, num_envs), env_params)
+
+    def step(carry, k):
+        obs, state, succeeded, first_done = carry
+        k_act, k_env = jax.random.split(k)
+        policy = train_fn.forward(result.agent_params, result.obs_stats, obs).policy
+        action = policy.mode() if deterministic else policy.sample(k_act)
+        obs, state, _, _, _, info = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))(
+            jax.random.split(k_env, num_envs), state, action, env_params)
+        success = info.get("success", jnp.zeros(num_envs)) > 0
+        succeeded = succeeded | (success & ~first_done)
+        first_done = first_done | info["episode_done"]
+        return (obs, state, succeeded, first_done), (info["episode_return"],
+                                                     info["episode_done"])
+
+    init = (obs, state, jnp.zeros(num_envs, bool), jnp.zeros(num_envs, bool))
+    (_, _, succeeded, _), (returns, dones) = jax.lax.scan(step, init,
+                                                          jax.random.split(k_run, num_steps))
+    return {"return": jnp.sum(returns) / jnp.maximum(jnp.sum(dones), 1),
+            "episodes": jnp.sum(dones), "success_rate": jnp.mean(succeeded)}

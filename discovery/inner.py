@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import optax
 from gymnax.environments import spaces
 
-from discovery.networks import ActorCritic
-from envs.wrappers import ClipAction, EpisodeStats, NormalizeObservation
+from discovery.networks import ActorCritic, ObsStats
+from envs.wrappers import ClipAction, EpisodeStats
 from meta_objectives.base import Progress, Rollout, UpdateRule
 
 
@@ -43,7 +43,7 @@ class TrainConfig:
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     conv: bool = False  # MinAtar-style conv torso
-    normalize_obs: bool = False
+    normalize_obs: bool = False  # running obs normalisation, kept in the agent (ObsStats)
     bootstrap_truncated: bool = True  # bootstrap from the final obs on time-limit truncation
     final_window: float = 0.1  # fraction of the horizon the final return is averaged over
 
@@ -90,6 +90,7 @@ class TrainResult(NamedTuple):
     episodes: jax.Array  # [num_updates] number of episodes ended in each update
     metrics: dict[str, jax.Array]  # [num_updates] per-update means of the rule's metrics
     agent_params: Any
+    obs_stats: ObsStats  # the agent's observation normaliser (identity if not normalize_obs)
 
 
 class TrainState(NamedTuple):
@@ -99,6 +100,7 @@ class TrainState(NamedTuple):
     opt_state: Any
     env_state: Any
     obs: jax.Array
+    obs_stats: ObsStats
     last_return: jax.Array  # mean return of the latest update that ended an episode
     horizon: jax.Array  # N, this run's number of updates
     key: jax.Array
@@ -126,12 +128,22 @@ def make_network(env: Any, env_params: Any, rule: UpdateRule, cfg: TrainConfig) 
 
 
 def wrap_env(env: Any, env_params: Any, cfg: TrainConfig) -> Any:
-    """Episode statistics always; action clipping for continuous actions; optional obs norm."""
+    """Episode statistics always; action clipping for continuous actions."""
     if not isinstance(env.action_space(env_params), spaces.Discrete):
         env = ClipAction(env)
-    if cfg.normalize_obs:
-        env = NormalizeObservation(env)
     return EpisodeStats(env)
+
+
+def agent_forward(net: ActorCritic, cfg: TrainConfig):
+    """`forward(params, obs_stats, obs, method=None)`: the agent with its obs normaliser."""
+
+    def forward(params, stats: ObsStats, obs, method=None):
+        if cfg.normalize_obs:
+            obs = stats.normalize(obs)
+        return net.apply(params, obs) if method is None else net.apply(params, obs,
+                                                                         method=method)
+
+    return forward
 
 
 def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = None):
@@ -153,7 +165,7 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
                                                           eps=cfg.adam_eps))
     reset = jax.vmap(env.reset, in_axes=(0, None))
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
-    value_fn = lambda params, obs: net.apply(params, obs, method=net.value)
+    forward = agent_forward(net, cfg)
 
     def init(meta_params: Any, env_params: Any, key: jax.Array,
              num_updates: jax.Array | int | None = None) -> TrainState:
@@ -163,14 +175,16 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         k_init, k_reset, k_loop = jax.random.split(key, 3)
         obs, env_state = reset(jax.random.split(k_reset, cfg.num_envs), env_params)
         params = net.init(k_init, obs)
-        return TrainState(params, tx.init(params), env_state, obs, jnp.float32(0.0), horizon,
+        stats = ObsStats.init(obs.shape[1:]).update(obs)
+        return TrainState(params, tx.init(params), env_state, obs, stats, jnp.float32(0.0),
+                          horizon,
                           k_loop)
 
     def collect(state: TrainState, env_params: Any, k: jax.Array):
         def rollout_step(carry, k):
             params, env_state, obs = carry
             k_act, k_env = jax.random.split(k)
-            out = net.apply(params, obs)
+            out = forward(params, state.obs_stats, obs)
             action = out.policy.sample(k_act)
             next_obs, env_state, reward, term, trunc, info = step(
                 jax.random.split(k_env, cfg.num_envs), env_state, action, env_params)
@@ -186,12 +200,13 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
             rollout_step, (state.params, state.env_state, state.obs),
             jax.random.split(k, cfg.num_steps))
         obs, action, reward, term, trunc, logp, value, pred, final_obs, ep_ret, ep_done = data
-        last = net.apply(state.params, last_obs)
+        last = forward(state.params, state.obs_stats, last_obs)
         last_value = last.value if last.value is not None else jnp.zeros_like(value[0])
         next_value = jnp.concatenate([value[1:], last_value[None]])
         if rule.needs_value:
             if cfg.bootstrap_truncated:
-                next_value = jnp.where(trunc, value_fn(state.params, final_obs), next_value)
+                final_value = forward(state.params, state.obs_stats, final_obs, net.value)
+                next_value = jnp.where(trunc, final_value, next_value)
             else:
                 next_value = jnp.where(trunc, 0.0, next_value)
         last_pred = last.prediction if last.prediction is not None else pred[0]
@@ -205,11 +220,12 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         k_roll, k_perm = jax.random.split(jax.random.fold_in(state.key, n))
         rollout, env_state, last_obs, (ep_ret, ep_done) = collect(state, env_params, k_roll)
         targets = rule.targets(meta_params, rollout, progress)
+        stats = state.obs_stats.update(rollout.obs) if cfg.normalize_obs else state.obs_stats
         batch = {**rollout._asdict(), **targets}
         batch = jax.tree.map(lambda x: x.reshape(batch_size, *x.shape[2:]), batch)
 
         def loss_fn(params, mb):
-            return rule.loss(meta_params, net.apply(params, mb["obs"]), mb, progress)
+            return rule.loss(meta_params, forward(params, stats, mb["obs"]), mb, progress)
 
         def minibatch_step(carry, mb):
             params, opt_state = carry
@@ -234,7 +250,7 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         mean_return = jnp.sum(ep_ret) / jnp.maximum(episodes, 1)
         last_return = jnp.where(episodes > 0, mean_return, state.last_return)
         new = state._replace(params=params, opt_state=opt_state, env_state=env_state,
-                             obs=last_obs, last_return=last_return)
+                             obs=last_obs, obs_stats=stats, last_return=last_return)
         active = n < state.horizon
         new = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, state)
         metrics = jax.tree.map(jnp.mean, metrics)
@@ -255,7 +271,8 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         count = jnp.sum(log.episodes * in_window)
         final_return = jnp.where(count > 0, jnp.sum(log.return_sum * in_window)
                                  / jnp.maximum(count, 1), log.curve[state.horizon - 1])
-        return TrainResult(final_return, log.curve, log.episodes, log.metrics, state.params)
+        return TrainResult(final_return, log.curve, log.episodes, log.metrics, state.params,
+                           state.obs_stats)
 
     def train(meta_params: Any, env_params: Any, key: jax.Array,
               num_updates: jax.Array | int | None = None) -> TrainResult:
@@ -265,5 +282,5 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
 
     # The pieces of `train`, for callers that run it in chunks (progress display).
     train.init, train.advance, train.finish = init, advance, finish
-    train.network, train.config = net, cfg
+    train.network, train.config, train.forward = net, cfg, forward
     return train

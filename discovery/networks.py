@@ -7,6 +7,7 @@ The actor and critic have separate torsos (as in purejaxrl); the optional predic
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax
@@ -78,3 +79,29 @@ class ActorCritic(nn.Module):
         b = self._batch_ndim(obs)
         h = Torso(self.hidden, self.activation, self.conv, name="critic_torso")(obs, b)
         return _dense(1, 1.0, "value_out")(h)[..., 0]
+
+
+class ObsStats(NamedTuple):
+    """Running mean/variance of observations, part of the agent (like brax's normaliser)."""
+
+    mean: jax.Array
+    var: jax.Array
+    count: jax.Array
+
+    @classmethod
+    def init(cls, obs_shape: tuple[int, ...]) -> ObsStats:
+        return cls(jnp.zeros(obs_shape), jnp.ones(obs_shape), jnp.float32(1e-4))
+
+    def update(self, batch: jax.Array) -> ObsStats:
+        """Merge a batch ([..., *obs_shape]) into the statistics (parallel Welford)."""
+        batch = batch.reshape(-1, *self.mean.shape)
+        n = batch.shape[0]
+        b_mean, b_var = batch.mean(0), batch.var(0)
+        total = self.count + n
+        delta = b_mean - self.mean
+        mean = self.mean + delta * n / total
+        m2 = self.var * self.count + b_var * n + delta**2 * self.count * n / total
+        return ObsStats(mean, m2 / total, total)
+
+    def normalize(self, obs: jax.Array, clip: float = 10.0) -> jax.Array:
+        return jnp.clip((obs - self.mean) / jnp.sqrt(self.var + 1e-8), -clip, clip)

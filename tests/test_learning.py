@@ -1,0 +1,48 @@
+"""End-to-end learning with the fixed PPO rule on the other environment families (slow)."""
+
+import jax
+import numpy as np
+import pytest
+
+import envs
+from discovery.agents import rollout_policy
+from discovery.fitness import random_policy_return
+from discovery.inner import TrainConfig, make_train
+from discovery.presets import train_preset
+from meta_objectives import PPO
+
+
+@pytest.mark.slow
+def test_ppo_breakout_minatar_beats_random_within_1e6_steps():
+    env, params = envs.make("Breakout-MinAtar")
+    cfg = train_preset("minatar").replace(total_timesteps=1_000_000)
+    result = jax.jit(make_train(env, PPO(), cfg))({}, params, jax.random.key(0))
+    random = float(random_policy_return(env, params, jax.random.key(1)))
+    final = float(result.final_return)
+    assert final > max(5.0, 4 * random), (final, random)
+
+
+MANIPULATION = TrainConfig(num_envs=32, num_steps=100, total_timesteps=300_000, update_epochs=4,
+                           num_minibatches=4, lr=1e-3, hidden=(64, 64), normalize_obs=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task,steps,min_success", [("reach", 300_000, 0.9),
+                                                    ("drawer-close", 500_000, 0.5)])
+def test_ppo_trains_manipulation_tasks(task, steps, min_success):
+    """Observed on CPU (seed 0): reach 100% success after 3e5 steps (random 0%), drawer-close
+    100% deterministic / 92% stochastic after 5e5 steps (random 2%)."""
+    env, params = envs.make(f"metaworld/{task}")
+    train = make_train(env, PPO(ent_coef=0.0), MANIPULATION.replace(total_timesteps=steps))
+    result = jax.jit(train)({}, params, jax.random.key(0))
+    curve = np.asarray(result.curve)
+    assert curve[-5:].mean() > 1.5 * curve[1:6].mean()
+    evaluate = jax.jit(lambda r, k, det: rollout_policy(env, params, train, r, k, 50, 500, det),
+                       static_argnums=2)
+    trained = evaluate(result, jax.random.key(1), True)
+    assert float(trained["success_rate"]) >= min_success, trained
+    untrained = jax.jit(train.init)({}, params, jax.random.key(0))
+    random_like = evaluate(result._replace(agent_params=untrained.params,
+                                           obs_stats=untrained.obs_stats),
+                           jax.random.key(1), False)
+    assert float(random_like["success_rate"]) <= 0.1, random_like
