@@ -22,10 +22,11 @@ import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from reference_ppo import make_reference_train  # noqa: E402
+
 import envs  # noqa: E402
 from discovery.inner import TrainConfig, make_train  # noqa: E402
 from meta_objectives import PPO  # noqa: E402
-from reference_ppo import make_reference_train  # noqa: E402
 
 CONFIGS = {
     "CartPole-v1": dict(num_envs=4, num_steps=128, total_timesteps=500_000, epochs=4,
@@ -91,12 +92,43 @@ def ppo_pair(name: str, seeds: int, timesteps: int) -> dict:
             "ours_compile_s": ours_c, "reference_compile_s": ref_c}
 
 
+def es_overhead(population: int, timesteps: int) -> dict:
+    """One ES generation (ask + sharded vmapped training + tell) vs the same training alone."""
+    from discovery.config import apply_overrides, preset
+    from discovery.es import make_generation, make_strategy, population_mesh
+    from discovery.fitness import make_evaluate
+
+    cfg = apply_overrides(preset("quickstart"), [f"es.population_size={population}",
+                                                 f"train.total_timesteps={timesteps}"])
+    rule = cfg.rule.build()
+    template = rule.init(jax.random.key(0))
+    es, es_params = make_strategy(cfg.es, template)
+    baselines = {name: {"random": 0.0, "ppo": 1.0} for name in cfg.envs}
+    evaluate = make_evaluate(rule, cfg.envs, cfg.train, baselines)
+    generation = make_generation(es, es_params, evaluate, population_mesh(population))
+    state = es.init(jax.random.key(1), template, es_params)
+    pop, _ = es.ask(jax.random.key(2), state, es_params)
+    env, params = envs.make(cfg.envs[0])
+    single = make_train(env, rule, cfg.train)
+    _, gen_s = timed(lambda s, k: generation(s, k)[1].fitness, state, jax.random.key(3),
+                     repeats=2)
+    _, pop_s = timed(lambda p, k: evaluate(p, k)[0], pop, jax.random.key(3), repeats=2)
+    one = jax.tree.map(lambda x: x[0], pop)
+    _, one_s = timed(lambda m, k: single(m, params, k).final_return, one, jax.random.key(3),
+                     repeats=2)
+    return {"population": population, "generation_s": gen_s, "vmapped_train_s": pop_s,
+            "single_train_s": one_s, "overhead_vs_vmapped": gen_s / pop_s - 1.0,
+            "generation_vs_population_x_single": gen_s / (population * one_s)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="published sizes (for GPUs)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--out", help="write the figures as JSON here")
+    parser.add_argument("--only", nargs="+", default=["raw", "ppo", "es"],
+                        choices=["raw", "ppo", "es"], help="which sections to run")
     args = parser.parse_args()
 
     device = jax.devices()[0]
@@ -106,11 +138,13 @@ def main() -> None:
                    "Breakout-MinAtar": 8192 if args.full else 512}
     results = {"device": device.device_kind, "platform": device.platform, "raw": {}, "ppo": []}
     for name, batch in raw_batches.items():
+        if "raw" not in args.only:
+            break
         results["raw"][name] = {"batch": batch, "sps": raw_env(name, batch)}
         print(f"raw {name:18s} batch {batch:6d}: {results['raw'][name]['sps']:.3g} steps/s")
 
     for name, c in CONFIGS.items():
-        for seeds in args.seeds:
+        for seeds in (args.seeds if "ppo" in args.only else []):
             timesteps = c["total_timesteps"]
             if not args.full and seeds > 1:  # CPU: fewer updates per seed, same config
                 timesteps = c["num_envs"] * c["num_steps"] * (24 if name == "CartPole-v1" else 3)
@@ -122,12 +156,24 @@ def main() -> None:
                   f"{r['ours_sps']:.3g} steps/s, reference {r['reference_sps']:.3g} steps/s, "
                   f"ratio {r['ours_sps'] / r['reference_sps']:.2f}")
 
-    print("\n| env | seeds | ours steps/s | reference steps/s | ours/reference | training/raw |")
-    print("|---|---|---|---|---|---|")
+    if results["ppo"]:
+        print("\n| env | seeds | ours steps/s | reference steps/s | ours/reference | "
+              "training/raw |")
+        print("|---|---|---|---|---|---|")
     for r in results["ppo"]:
-        raw = results["raw"][r["env"]]["sps"]
+        raw = results["raw"].get(r["env"], {}).get("sps", float("nan"))
         print(f"| {r['env']} | {r['seeds']} | {r['ours_sps']:.3g} | {r['reference_sps']:.3g} | "
               f"{r['ours_sps'] / r['reference_sps']:.2f} | {r['ours_sps'] / raw:.3f} |")
+
+    if "es" in args.only:
+        pop = 64 if args.full else 16
+        r = es_overhead(pop, 8 * 64 * 30)
+        results["es"] = r
+        print(f"\nES generation (quickstart config, population {pop}): {r['generation_s']:.3f} s; "
+              f"vmapped training alone {r['vmapped_train_s']:.3f} s (overhead "
+              f"{100 * r['overhead_vs_vmapped']:+.1f}%); population x single train "
+              f"{pop * r['single_train_s']:.3f} s (generation / that = "
+              f"{r['generation_vs_population_x_single']:.2f})")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
 
