@@ -58,6 +58,7 @@ class DiscoveryConfig:
     seeds_per_member: int = 1
     baseline_seeds: int = 4
     normalize_fitness: bool = True  # False: fitness is the raw return (no baselines computed)
+    sample_levels: bool = False  # draw fresh levels each generation (gridworld distributions)
 
     def __post_init__(self) -> None:
         import envs as env_registry
@@ -75,6 +76,13 @@ class DiscoveryConfig:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         object.__setattr__(self, "envs", tuple(self.envs))
+        if self.sample_levels:
+            from envs.gridworld import DISTRIBUTIONS
+
+            dists = [f"gridworld/{d}" for d in DISTRIBUTIONS]
+            if len(self.envs) != 1 or self.envs[0] not in dists:
+                raise ValueError(f"sample_levels needs exactly one level distribution in envs "
+                                 f"(one of {dists}), got {list(self.envs)}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -119,8 +127,34 @@ def _minatar(rule: str) -> DiscoveryConfig:
                            generations=256, chunk=1)
 
 
+def _lpg(rule: str) -> DiscoveryConfig:
+    # The published LPG/TA-LPG scale (GPU): 64 workers x 20 steps, lifetimes LU[10, 250] updates,
+    # population 1024, antithetic pairs on the same level with per-pair rank.
+    return DiscoveryConfig(
+        envs=("gridworld/all_vrandlife",), rule=RuleConfig(rule), sample_levels=True,
+        normalize_fitness=False, train=TRAIN_PRESETS["gridworld"],
+        es=ESConfig(population_size=1024, lr=1e-2, sigma=0.1, lr_decay=1.0, sigma_decay=1.0,
+                    fitness_shaping="pair_rank"),
+        generations=2500, chunk=5)
+
+
+def _quickstart_lpg() -> DiscoveryConfig:
+    return DiscoveryConfig(
+        envs=("gridworld/small",), rule=RuleConfig("lpg", {"hidden": 16}), sample_levels=True,
+        normalize_fitness=False,
+        train=TrainConfig(num_envs=16, num_steps=20, total_timesteps=16 * 20 * 40,
+                          update_epochs=1, num_minibatches=1, lr=1e-2, anneal_lr=False,
+                          hidden=(), activation="relu"),
+        es=ESConfig(population_size=16, lr=0.05, sigma=0.1, lr_decay=1.0, sigma_decay=1.0,
+                    fitness_shaping="centered_rank"),
+        generations=12, chunk=4)
+
+
 PRESETS = {
     "quickstart": _quickstart,
+    "quickstart-lpg": _quickstart_lpg,
+    "lpg-gridworld": lambda: _lpg("lpg"),
+    "ta-lpg-gridworld": lambda: _lpg("ta-lpg"),
     "lpo-minatar": lambda: _minatar("lpo"),
     "ta-lpo-minatar": lambda: _minatar("ta-lpo"),
     "lpo-brax-ant": lambda: DiscoveryConfig(

@@ -101,3 +101,40 @@ def make_evaluate(rule: UpdateRule, env_names: tuple[str, ...], cfg: TrainConfig
         return normalized.mean(axis=1), {"normalized": normalized, "returns": returns}
 
     return evaluate
+
+
+def make_level_evaluate(rule: UpdateRule, env_name: str, cfg: TrainConfig,
+                        antithetic: bool, seeds_per_member: int = 1) -> Callable:
+    """Fitness on freshly sampled grid-world levels (LPG / GROOVE meta-training).
+
+    Every generation draws levels from the distribution named by `env_name`
+    ("gridworld/<distribution>"), each with its own agent lifetime N (the trainer masks updates
+    past it, capped at `cfg.num_updates`). With antithetic sampling the two members of a pair
+    train on the same level. Scores are final returns divided by the level's exact optimum
+    (tabular levels; at least 0.1), or raw returns for non-tabular levels.
+    """
+    from envs.gridworld import layout_of, optimal_return, sample_levels
+
+    distribution = env_name.split("/", 1)[1]
+    env, _ = envs.make(env_name)
+    layout = layout_of(distribution)
+    train = jax.vmap(make_train(env, rule, cfg), in_axes=(None, None, 0, None))  # seeds
+    train_pop = jax.vmap(train, in_axes=(0, 0, None, 0))  # members x their levels
+
+    def evaluate(population: Any, key: jax.Array):
+        size = jax.tree.leaves(population)[0].shape[0]
+        k_levels, k_train = jax.random.split(key)
+        levels = sample_levels(k_levels, distribution, size // 2 if antithetic else size)
+        if antithetic:  # evosax pairs member i with member i + P/2
+            levels = jax.tree.map(lambda x: jnp.concatenate([x, x]), levels)
+        keys = jax.random.split(k_train, seeds_per_member)
+        ret = train_pop(population, levels.params, keys, levels.lifetime).final_return.mean(1)
+        if layout.tabular:
+            best = optimal_return(levels.params, horizon=layout.max_episode_steps)
+            normalized = ret / jnp.maximum(best, 0.1)
+        else:
+            normalized = ret
+        return normalized, {"normalized": normalized[:, None], "returns": ret[:, None],
+                            "lifetime": levels.lifetime}
+
+    return evaluate

@@ -40,6 +40,7 @@ class TrainConfig:
     anneal_lr: bool = True
     max_grad_norm: float = 0.5
     adam_eps: float = 1e-5
+    optimizer: str = "adam"  # or "sgd" (GROOVE's tabular agents: plain SGD with a large lr)
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     conv: bool = False  # MinAtar-style conv torso
@@ -62,6 +63,8 @@ class TrainConfig:
         if self.total_timesteps < self.num_envs * self.num_steps:
             raise ValueError("TrainConfig.total_timesteps must be at least num_envs * num_steps "
                              f"({self.num_envs * self.num_steps}), got {self.total_timesteps}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"TrainConfig.optimizer must be adam or sgd, got {self.optimizer!r}")
         if self.activation not in ("tanh", "relu", "gelu"):
             raise ValueError(f"TrainConfig.activation must be tanh, relu or gelu, got "
                              f"{self.activation!r}")
@@ -160,9 +163,9 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
     max_updates = cfg.num_updates
     batch_size = cfg.steps_per_update
     minibatch_size = batch_size // cfg.num_minibatches
-    tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm),
-                     optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr,
-                                                          eps=cfg.adam_eps))
+    inner = (optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr, eps=cfg.adam_eps)
+             if cfg.optimizer == "adam" else optax.inject_hyperparams(optax.sgd)(cfg.lr))
+    tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), inner)
     reset = jax.vmap(env.reset, in_axes=(0, None))
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     forward = agent_forward(net, cfg)

@@ -21,7 +21,7 @@ import numpy as np
 from discovery.checkpoint import Checkpointer
 from discovery.config import DiscoveryConfig
 from discovery.es import make_generation, make_strategy, population_mesh
-from discovery.fitness import compute_baselines, make_evaluate
+from discovery.fitness import compute_baselines, make_evaluate, make_level_evaluate
 from discovery.logging import ProgressLine, Trackers
 from discovery.rundir import RunDir
 
@@ -53,7 +53,7 @@ def env_steps_per_generation(cfg: DiscoveryConfig) -> int:
 
 def load_baselines(cfg: DiscoveryConfig, run: RunDir, key: jax.Array,
                    echo: Callable[[str], None]) -> dict[str, dict]:
-    if not cfg.normalize_fitness:
+    if not cfg.normalize_fitness or cfg.sample_levels:
         return {name: {"random": 0.0, "ppo": 1.0} for name in cfg.envs}
     path = run.path / "baselines.json"
     if path.exists():
@@ -79,7 +79,11 @@ def run_discovery(cfg: DiscoveryConfig, run: RunDir, *, resume: bool = False,
 
     template = rule.init(k_init)
     es, es_params = make_strategy(cfg.es, template)
-    evaluate = make_evaluate(rule, cfg.envs, cfg.train, baselines, cfg.seeds_per_member)
+    if cfg.sample_levels:
+        evaluate = make_level_evaluate(rule, cfg.envs[0], cfg.train, cfg.es.antithetic,
+                                       cfg.seeds_per_member)
+    else:
+        evaluate = make_evaluate(rule, cfg.envs, cfg.train, baselines, cfg.seeds_per_member)
     generation = make_generation(es, es_params, evaluate, mesh)
 
     def run_chunk(es_state, start, length):
