@@ -121,6 +121,30 @@ def es_overhead(population: int, timesteps: int) -> dict:
             "generation_vs_population_x_single": gen_s / (population * one_s)}
 
 
+def minatar_generation(population: int, updates: int) -> dict:
+    """One `ta-lpo-minatar` generation (four games, 64 envs x 128 steps) at a shrunk size."""
+    from discovery.config import apply_overrides, preset
+    from discovery.es import make_generation, make_strategy, population_mesh
+    from discovery.fitness import make_evaluate
+    from discovery.run import env_steps_per_generation
+
+    cfg = apply_overrides(preset("ta-lpo-minatar"), [
+        f"es.population_size={population}", f"train.total_timesteps={64 * 128 * updates}"])
+    rule = cfg.rule.build()
+    template = rule.init(jax.random.key(0))
+    es, es_params = make_strategy(cfg.es, template)
+    evaluate = make_evaluate(rule, cfg.envs, cfg.train,
+                             {n: {"random": 0.0, "ppo": 1.0} for n in cfg.envs})
+    generation = make_generation(es, es_params, evaluate, population_mesh(population))
+    state = es.init(jax.random.key(1), template, es_params)
+    compile_s, gen_s = timed(lambda s, k: generation(s, k)[1].fitness, state, jax.random.key(2))
+    steps = env_steps_per_generation(cfg)
+    full = env_steps_per_generation(preset("ta-lpo-minatar"))
+    return {"population": population, "updates": updates, "generation_s": gen_s,
+            "compile_s": compile_s, "sps": steps / gen_s,
+            "projected_full_generation_min": full / (steps / gen_s) / 60}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,7 +152,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--out", help="write the figures as JSON here")
     parser.add_argument("--only", nargs="+", default=["raw", "ppo", "es"],
-                        choices=["raw", "ppo", "es"], help="which sections to run")
+                        choices=["raw", "ppo", "es", "minatar"], help="which sections to run")
     args = parser.parse_args()
 
     device = jax.devices()[0]
@@ -174,6 +198,14 @@ def main() -> None:
               f"{100 * r['overhead_vs_vmapped']:+.1f}%); population x single train "
               f"{pop * r['single_train_s']:.3f} s (generation / that = "
               f"{r['generation_vs_population_x_single']:.2f})")
+    if "minatar" in args.only:
+        pop, updates = (64, 1220) if args.full else (4, 4)
+        r = minatar_generation(pop, updates)
+        results["minatar_generation"] = r
+        print(f"\nta-lpo-minatar generation, population {pop}, {updates} updates per member: "
+              f"{r['generation_s']:.2f} s ({r['sps']:.3g} env-steps/s, compile "
+              f"{r['compile_s']:.0f} s); the full preset (pop 64, 1e7 steps x 4 games) would "
+              f"take {r['projected_full_generation_min']:.1f} min per generation at this rate")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
 
