@@ -145,6 +145,33 @@ def minatar_generation(population: int, updates: int) -> dict:
             "projected_full_generation_min": full / (steps / gen_s) / 60}
 
 
+def manipulation_mt10(batch: int, steps: int = 200) -> dict:
+    """Env steps/s of the MT10 benchmark batched over `batch` envs (task-variants tiled)."""
+    from envs import manipulation
+
+    bench = manipulation.benchmark("MT10", split="train", seed=0)
+    n = jax.tree.leaves(bench.params)[0].shape[0]
+    params = jax.tree.map(lambda x: jnp.resize(x, (batch, *x.shape[1:])), bench.params)
+    env = bench.env
+
+    def rollout(key):
+        obs, state = jax.vmap(env.reset)(jax.random.split(key, batch), params)
+
+        def step(carry, k):
+            state, total = carry
+            ka, ks = jax.random.split(k)
+            action = jax.random.uniform(ka, (batch, 4), minval=-1.0, maxval=1.0)
+            _, state, reward, *_ = jax.vmap(env.step)(jax.random.split(ks, batch), state,
+                                                      action, params)
+            return (state, total + reward.sum()), None
+
+        (_, total), _ = jax.lax.scan(step, (state, 0.0), jax.random.split(key, steps))
+        return total
+
+    _, run_s = timed(rollout, jax.random.key(0), repeats=2)
+    return {"batch": batch, "variants": n, "sps": batch * steps / run_s}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -152,7 +179,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--out", help="write the figures as JSON here")
     parser.add_argument("--only", nargs="+", default=["raw", "ppo", "es"],
-                        choices=["raw", "ppo", "es", "minatar"], help="which sections to run")
+                        choices=["raw", "ppo", "es", "minatar", "manipulation"], help="which sections to run")
     args = parser.parse_args()
 
     device = jax.devices()[0]
@@ -206,6 +233,12 @@ def main() -> None:
               f"{r['generation_s']:.2f} s ({r['sps']:.3g} env-steps/s, compile "
               f"{r['compile_s']:.0f} s); the full preset (pop 64, 1e7 steps x 4 games) would "
               f"take {r['projected_full_generation_min']:.1f} min per generation at this rate")
+    if "manipulation" in args.only:
+        batch = 65536 if args.full else 4096
+        r = manipulation_mt10(batch)
+        results["manipulation_mt10"] = r
+        print(f"\nMT10 manipulation suite, {batch} envs batched ({r['variants']} task-variants "
+              f"tiled), random actions: {r['sps']:.3g} env-steps/s")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
 
