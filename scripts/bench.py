@@ -179,7 +179,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--out", help="write the figures as JSON here")
     parser.add_argument("--only", nargs="+", default=["raw", "ppo", "es"],
-                        choices=["raw", "ppo", "es", "minatar", "manipulation"], help="which sections to run")
+                        choices=["raw", "ppo", "es", "minatar", "manipulation"],
+                        help="which sections to run")
     args = parser.parse_args()
 
     device = jax.devices()[0]

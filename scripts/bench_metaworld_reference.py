@@ -27,9 +27,8 @@ import platform
 import time
 
 import gymnasium as gym
-import numpy as np
-
 import metaworld  # noqa: F401  (registers the Meta-World/* gymnasium ids)
+import numpy as np
 
 TASKS = ["reach-v3", "push-v3", "pick-place-v3", "drawer-close-v3", "door-open-v3"]
 EPISODE = 500
@@ -102,12 +101,13 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
-    import mujoco
-
     from importlib.metadata import version
+
+    import mujoco
     meta = dict(metaworld=version("metaworld"), mujoco=mujoco.__version__,
                 gymnasium=gym.__version__, numpy=np.__version__,
-                python=platform.python_version(), machine=platform.processor() or platform.machine())
+                python=platform.python_version(),
+                machine=platform.processor() or platform.machine())
     print(json.dumps(meta))
     res: dict = dict(meta=meta, single={}, single_gym={}, mt10=None)
     for name in args.tasks:
