@@ -46,3 +46,14 @@ def test_ppo_trains_manipulation_tasks(task, steps, min_success):
                                            obs_stats=untrained.obs_stats),
                            jax.random.key(1), False)
     assert float(random_like["success_rate"]) <= 0.1, random_like
+
+
+@pytest.mark.slow
+def test_ppo_improves_on_brax_inverted_pendulum():
+    """Observed (seed 0, CPU): the mean episode return goes from 16 to ~150-210 in 6e4 steps."""
+    env, params = envs.make("brax/inverted_pendulum")
+    cfg = TrainConfig(num_envs=32, num_steps=32, total_timesteps=32 * 32 * 60, update_epochs=4,
+                      num_minibatches=4, lr=1e-3, hidden=(32, 32), normalize_obs=True)
+    result = jax.jit(make_train(env, PPO(ent_coef=0.0), cfg))({}, params, jax.random.key(0))
+    curve = np.asarray(result.curve)
+    assert float(result.final_return) > 4 * curve[1:4].mean() and result.final_return > 80, curve
