@@ -47,12 +47,12 @@ def test_bootstrap_ci_is_reproducible_and_sane():
 # ------------------------------------------------------------------ end to end
 def test_evaluate_cli_writes_csv_summary_and_plots(run_path, capsys):
     # a horizon 4x the run's (256 -> 1024 steps): TA-LPO sees n/N relative to the new one
-    assert main(["evaluate", str(run_path), "--envs", "CartPole-v1", "Pendulum-v1",
+    assert main(["evaluate", str(run_path), "--envs", "CartPole-v1",
                  "--seeds", "2", "--total-timesteps", "1024"]) == 0
     out = capsys.readouterr().out
     assert "| env | rule |" in out and "**aggregate**" in out
 
-    for env in ("CartPole-v1", "Pendulum-v1"):
+    for env in ("CartPole-v1",):
         with (run_path / "eval" / f"{env}.csv").open() as f:
             rows = list(csv.DictReader(f))
         assert list(rows[0]) == ["rule", "seed", "final_return", "normalized"]
@@ -63,7 +63,7 @@ def test_evaluate_cli_writes_csv_summary_and_plots(run_path, capsys):
         assert (run_path / "plots" / f"eval_{env}.png").stat().st_size > 1000
 
     md = (run_path / "eval" / "summary.md").read_text()
-    for env in ("CartPole-v1", "Pendulum-v1", "**aggregate**"):
+    for env in ("CartPole-v1", "**aggregate**"):
         for rule in ("discovered", "ppo", "dpo"):
             assert f"| {env} | {rule} |" in md
     summary = json.loads((run_path / "eval" / "summary.json").read_text())
@@ -73,7 +73,7 @@ def test_evaluate_cli_writes_csv_summary_and_plots(run_path, capsys):
     assert cart["train_config"] == "run"
     assert np.isfinite(cart["random"]) and len(cart["rules"]["discovered"]["normalized"]) == 2
     assert summary["aggregate"]["ppo"]["mean"] == pytest.approx(1.0, abs=1e-6)
-    assert summary["aggregate"]["discovered"]["n"] == 4
+    assert summary["aggregate"]["discovered"]["n"] == 2
 
 
 def test_train_config_follows_the_env_family(run_path):
