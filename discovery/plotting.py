@@ -22,17 +22,11 @@ def plot_curves(curves: dict[str, np.ndarray], x: np.ndarray, path: str | Path, 
         ax.plot(x, mean, label=f"{label} (n={ys.shape[0]})")
         ax.fill_between(x, mean - std, mean + std, alpha=0.2)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path)
 
 
-def plot_fitness(fitness: np.ndarray, path: str | Path, *, title: str = "") -> Path:
+def plot_fitness(fitness: np.ndarray, path: str | Path, *, title: str = "",
+                 ylabel: str = "normalised fitness (PPO = 1)") -> Path:
     """Population mean and best fitness per generation ([generations, population] input)."""
     fitness = np.asarray(fitness, dtype=float)
     gens = np.arange(len(fitness))
@@ -41,7 +35,12 @@ def plot_fitness(fitness: np.ndarray, path: str | Path, *, title: str = "") -> P
     ax.plot(gens, np.nanmax(fitness, axis=1), label="best member", alpha=0.7)
     ax.fill_between(gens, np.nanpercentile(fitness, 25, axis=1),
                     np.nanpercentile(fitness, 75, axis=1), alpha=0.2, label="IQR")
-    ax.set(title=title, xlabel="generation", ylabel="normalised fitness (PPO = 1)")
+    ax.set(title=title, xlabel="generation", ylabel=ylabel)
+    return _finish(fig, ax, path)
+
+
+def _finish(fig, ax, path: str | Path) -> Path:
+    """Grid, legend, tight layout; save to `path` (creating its folder) and close."""
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
