@@ -179,9 +179,8 @@ TINY = TrainConfig(num_envs=8, num_steps=20, total_timesteps=8 * 20 * 4, update_
                    num_minibatches=1, hidden=(32,))
 
 
-@pytest.mark.parametrize("env_name,rule", [("gridworld/dense", TALPG(hidden=16)),
-                                           ("CartPole-v1", LPG(hidden=16))],
-                         ids=["ta-lpg-gridworld-horizons", "lpg-cartpole"])
+@pytest.mark.parametrize("env_name,rule", [("gridworld/dense", TALPG(hidden=16))],
+                         ids=["ta-lpg-gridworld-horizons"])
 def test_make_train_under_vmap_over_meta_params(env_name, rule):
     """Two compiles only (the grid-world's dominates): TA-LPG is LPG plus two inputs, so the
     grid-world run covers LPG's path there too, with per-member lifetimes as in ES on levels."""

@@ -29,7 +29,7 @@ def test_learned_drift_invariants(rule, seed):
         assert float(drift.min()) >= 0.0  # drift >= 0 everywhere
         at_one = _drift(rule, params, jnp.ones_like(ADVS), ADVS, frac)
         np.testing.assert_array_equal(at_one, 0.0)  # zero at r = 1 for every A
-        grad = jax.vmap(jax.grad(lambda r_, a_: _drift(rule, params, r_, a_, frac)),
+        grad = jax.vmap(jax.grad(lambda r_, a_, f=frac: _drift(rule, params, r_, a_, f)),
                         in_axes=(None, 0))(jnp.float32(1.0), ADVS)
         np.testing.assert_array_equal(grad, 0.0)  # and flat there: d drift / dr = 0
 
