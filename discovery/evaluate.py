@@ -9,6 +9,13 @@ Returns are normalised per environment by this evaluation's own PPO agents:
 
     normalised = (R - R_random) / (R_ppo - R_random)      (PPO = 1, uniform random = 0)
 
+Grid-worlds (`gridworld/<level>`): on tabular levels the normaliser is the level's exact optimum
+(expectimax DP over one episode, `envs.gridworld.optimal_return`) instead of PPO's return, so
+`normalised = (R - R_random) / (R_opt - R_random)` (optimum = 1, random = 0). For runs of the
+LPG family (`lpg`, `ta-lpg`) the hand-designed reference rule on grid-worlds is A2C (the agent
+LPG replaces, GROOVE's baseline) instead of PPO: it always runs there, and it is the normaliser
+on non-tabular grid-worlds (no DP optimum). Everywhere else PPO stays the reference.
+
 Inner-loop settings: the run's own `TrainConfig` when the environment belongs to a family the
 rule was meta-trained on (classic control, MinAtar, brax, grid-world, manipulation), otherwise
 that family's train preset (`discovery.presets`), since e.g. a CartPole MLP config does not suit
@@ -118,7 +125,8 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
     made = {name: env_registry.make(name) for name in env_names}  # unknown names fail here
-    rule_names = ["ppo", *[b for b in baselines if b != "ppo"]]  # PPO is the normaliser
+    references = {name: reference_rule(cfg.rule.name, name) for name in env_names}
+    rule_names = [*references.values(), *baselines]  # the references run first (normalisers)
     rule_names = list(dict.fromkeys(rule_names))
     if DISCOVERED in rule_names:
         raise ValueError(f"'{DISCOVERED}' is the run's own rule; it is not a baseline name")
@@ -151,8 +159,10 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
             results[label] = {"final_return": np.asarray(res.final_return, dtype=float),
                               "curve": np.asarray(res.curve, dtype=float),
                               "seconds": time.perf_counter() - t0}
-        r_ppo = float(np.nanmean(results["ppo"]["final_return"]))
-        norm = {"random": r_random, "ppo": r_ppo}
+        r_ppo = float(np.nanmean(results["ppo"]["final_return"])) if "ppo" in results else None
+        r_ref = float(np.nanmean(results[references[name]]["final_return"]))
+        optimum = _tabular_optimum(name, env, params)
+        norm = {"random": r_random, "ppo": r_ref if optimum is None else optimum}
         for r in results.values():
             r["normalized"] = np.asarray(normalize_return(r["final_return"], norm))
 
@@ -172,6 +182,8 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
                            title=f"{name}: {run.name} vs baselines")
         per_env[name] = {
             "random": r_random, "ppo": r_ppo, "train_config": source,
+            "reference": references[name], "reference_return": r_ref, "optimum": optimum,
+            "normalizer": references[name] if optimum is None else "optimum",
             "total_timesteps": tcfg.total_timesteps, "num_updates": tcfg.num_updates,
             "csv": str(csv_path), "plot": str(plot),
             "rules": {label: {"final_return": r["final_return"].tolist(),
@@ -197,6 +209,22 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
          f"{', '.join(env_slug(e) + '.csv' for e in env_names)}) and "
          f"{run.plots}/eval_*.png")
     return summary
+
+
+LPG_FAMILY = ("lpg", "ta-lpg")
+
+
+def reference_rule(rule_name: str, env_name: str) -> str:
+    """The hand-designed reference rule on `env_name`: A2C for LPG-family runs on grid-worlds,
+    PPO otherwise."""
+    return "a2c" if rule_name in LPG_FAMILY and env_name.startswith("gridworld/") else "ppo"
+
+
+def _tabular_optimum(env_name: str, env: Any, params: Any) -> float | None:
+    """The exact optimal episode return of a tabular grid-world level, else None."""
+    if not env_name.startswith("gridworld/") or not getattr(env, "tabular", False):
+        return None
+    return float(env.optimal_return(params))
 
 
 def _train_config(cfg: Any, env_name: str, total_timesteps: int | None) -> tuple[Any, str]:
@@ -238,8 +266,10 @@ def summary_markdown(summary: dict[str, Any], run_name: str = "") -> str:
              f"Discovered rule: `{summary['rule']}` (generation {summary['generation']}, "
              f"meta-trained on {', '.join(summary['train_envs'])}); {summary['seeds']} seeds "
              f"per rule and environment (seed {summary['seed']}).", "",
-             "Normalised return = (R - R_random) / (R_PPO - R_random): PPO of this evaluation "
-             "= 1, uniform random policy = 0. R is the mean episode return over the last "
+             "Normalised return = (R - R_random) / (R_norm - R_random): the normaliser "
+             "(PPO of this evaluation; A2C for LPG rules on grid-worlds; the exact DP optimum "
+             "on tabular grid-worlds, see the last column) = 1, uniform random policy = 0. "
+             "R is the mean episode return over the last "
              "part of training. 95% CI: percentile bootstrap of the mean "
              f"({summary['bootstrap']['resamples']} resamples, fixed seed; stratified by "
              "environment in the aggregate). IQM: mean of the middle 50%.", "",
@@ -255,16 +285,25 @@ def summary_markdown(summary: dict[str, Any], run_name: str = "") -> str:
         r = summary["aggregate"][label]
         lines.append(f"| **aggregate** | {label} | {r['n']} | | {_fmt(r['mean'])} | "
                      f"[{_fmt(r['ci'][0])}, {_fmt(r['ci'][1])}] | {_fmt(r['iqm'])} |")
-    lines += ["", "| env | train config | total timesteps | updates | R_random | R_PPO |",
-              "|---|---|---:|---:|---:|---:|"]
+    lines += ["", "| env | train config | total timesteps | updates | R_random | R_PPO | "
+              "reference | R_reference | normalised by |",
+              "|---|---|---:|---:|---:|---:|---|---:|---|"]
     for env, e in envs.items():
         lines.append(f"| {env} | {e['train_config']} | {e['total_timesteps']} | "
-                     f"{e['num_updates']} | {_fmt(e['random'], 2)} | {_fmt(e['ppo'], 2)} |")
+                     f"{e['num_updates']} | {_fmt(e['random'], 2)} | {_fmt(e['ppo'], 2)} | "
+                     f"{e.get('reference', 'ppo')} | {_fmt(e.get('reference_return'), 2)} | "
+                     f"{_normalizer_label(e)} |")
     nonfinite = {label: summary["aggregate"][label]["nonfinite"] for label in rules}
     if any(nonfinite.values()):
         lines += ["", "Non-finite returns (dropped from the statistics): "
                   + ", ".join(f"{k} {v}" for k, v in nonfinite.items() if v)]
     return "\n".join(lines) + "\n"
+
+
+def _normalizer_label(e: dict[str, Any]) -> str:
+    if e.get("normalizer") == "optimum":
+        return f"DP optimum {_fmt(e['optimum'], 2)}"
+    return e.get("normalizer", "ppo").upper()
 
 
 def _jsonable(value: Any) -> Any:
