@@ -65,32 +65,36 @@ def _pick_and_place(width: float, head: tuple[float, float, float] = (0.0, 0.0, 
     return policy
 
 
-def _grasp_handle_to_goal(obs: jax.Array) -> jax.Array:
-    """Drawers and doors: come down onto the handle, close on it, drag it to the goal."""
+def _drag_handle(obs: jax.Array, approach_of) -> jax.Array:
+    """Reach the handle by `approach_of(handle, err)`, close on it, drag it to the goal."""
     hand, grip, handle, goal = _parse(obs)
     err = hand - handle
     holding = (jnp.max(jnp.abs(err)) < 0.04) & (grip < 0.3)
     at_handle = jnp.max(jnp.abs(err)) < 0.008
-    aligned_xy = jnp.max(jnp.abs(err[:2])) < 0.01
-    above = handle + jnp.array([0.0, 0.0, 0.08])
-    approach = jnp.where(aligned_xy, handle, above)
-    target = jnp.where(holding, goal + err, jnp.where(at_handle, hand, approach))
+    target = jnp.where(holding, goal + err,
+                       jnp.where(at_handle, hand, approach_of(handle, err)))
     grip_cmd = jnp.where(holding | at_handle, CLOSE, OPEN)
     return _action(_move(hand, target), grip_cmd)
+
+
+def _grasp_handle_to_goal(obs: jax.Array) -> jax.Array:
+    """Drawers and doors: come down onto the handle, close on it, drag it to the goal."""
+
+    def from_above(handle, err):
+        aligned_xy = jnp.max(jnp.abs(err[:2])) < 0.01
+        return jnp.where(aligned_xy, handle, handle + jnp.array([0.0, 0.0, 0.08]))
+
+    return _drag_handle(obs, from_above)
 
 
 def _door_open(obs: jax.Array) -> jax.Array:
     """Approach the handle from the robot's side (pushing the closed door shut is harmless)."""
-    hand, grip, handle, goal = _parse(obs)
-    err = hand - handle
-    holding = (jnp.max(jnp.abs(err)) < 0.04) & (grip < 0.3)
-    at_handle = jnp.max(jnp.abs(err)) < 0.008
-    front = handle + jnp.array([0.0, -0.05, 0.0])
-    in_front = (jnp.max(jnp.abs(err[jnp.array([0, 2])])) < 0.01) & (err[1] < 0.0)
-    approach = jnp.where(in_front, handle, front)
-    target = jnp.where(holding, goal + err, jnp.where(at_handle, hand, approach))
-    grip_cmd = jnp.where(holding | at_handle, CLOSE, OPEN)
-    return _action(_move(hand, target), grip_cmd)
+
+    def from_front(handle, err):
+        in_front = (jnp.max(jnp.abs(err[jnp.array([0, 2])])) < 0.01) & (err[1] < 0.0)
+        return jnp.where(in_front, handle, handle + jnp.array([0.0, -0.05, 0.0]))
+
+    return _drag_handle(obs, from_front)
 
 
 def _button_press(obs: jax.Array) -> jax.Array:
