@@ -128,11 +128,12 @@ def _minatar(rule: str) -> DiscoveryConfig:
 
 
 def _lpg(rule: str) -> DiscoveryConfig:
-    # The published LPG/TA-LPG scale (GPU): 64 workers x 20 steps, lifetimes LU[10, 250] updates,
-    # population 1024, antithetic pairs on the same level with per-pair rank.
+    # The published LPG/TA-LPG scale (GPU): GROOVE's tabular agents (linear, SGD lr 40), 64
+    # workers x 20 steps, lifetimes LU[10, 250] updates, population 1024, antithetic pairs on
+    # the same level with per-pair rank.
     return DiscoveryConfig(
         envs=("gridworld/all_vrandlife",), rule=RuleConfig(rule), sample_levels=True,
-        normalize_fitness=False, train=TRAIN_PRESETS["gridworld"],
+        normalize_fitness=False, train=TRAIN_PRESETS["gridworld-tabular"],
         es=ESConfig(population_size=1024, lr=1e-2, sigma=0.1, lr_decay=1.0, sigma_decay=1.0,
                     fitness_shaping="pair_rank"),
         generations=2500, chunk=5)

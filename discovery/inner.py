@@ -37,6 +37,7 @@ class TrainConfig:
     update_epochs: int = 4
     num_minibatches: int = 4
     lr: float = 2.5e-4
+    critic_lr: float | None = None  # the critic's own lr (value torso + head); None: `lr`
     anneal_lr: bool = True
     max_grad_norm: float = 0.5
     adam_eps: float = 1e-5
@@ -54,9 +55,10 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
-        if self.lr <= 0 or self.max_grad_norm <= 0 or self.adam_eps <= 0:
-            bad = [n for n in ("lr", "max_grad_norm", "adam_eps") if getattr(self, n) <= 0]
-            raise ValueError(f"TrainConfig.{bad[0]} must be > 0")
+        positive = ("lr", "max_grad_norm", "adam_eps", "critic_lr")
+        bad = [n for n in positive if getattr(self, n) is not None and getattr(self, n) <= 0]
+        if bad:
+            raise ValueError(f"TrainConfig.{bad[0]} must be > 0, got {getattr(self, bad[0])}")
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ValueError(f"TrainConfig.num_minibatches ({self.num_minibatches}) must divide "
                              f"num_envs * num_steps ({self.num_envs * self.num_steps})")
@@ -149,13 +151,84 @@ def agent_forward(net: ActorCritic, cfg: TrainConfig):
     return forward
 
 
+CRITIC_MODULES = ("critic_torso", "value_out")
+
+
+def _is_critic(path: tuple) -> bool:
+    return any(getattr(k, "key", None) in CRITIC_MODULES for k in path)
+
+
+def _critic_scale(cfg: TrainConfig) -> tuple[optax.GradientTransformation, ...]:
+    """Scale the critic's updates by critic_lr / lr (exact for SGD and Adam alike, since both
+    updates are proportional to the lr; annealing keeps the ratio)."""
+    if cfg.critic_lr is None or cfg.critic_lr == cfg.lr:
+        return ()
+    mask = partial(jax.tree_util.tree_map_with_path, lambda path, _: _is_critic(path))
+    return (optax.masked(optax.scale(cfg.critic_lr / cfg.lr), mask),)
+
+
+def make_collect(env: Any, net: ActorCritic, rule: UpdateRule, cfg: TrainConfig):
+    """`collect(params, obs_stats, env_state, obs, env_params, key, num_steps, keep_states=False)
+    -> (Rollout, env_state, last_obs, extras)`: the agent acts (sampled actions) for `num_steps`
+    steps in the (wrapped, auto-resetting) envs of `env_state` / `obs` ([B, ...]).
+
+    `extras` holds the per-step `episode_return` and `episode_done` ([T, B]) and, with
+    `keep_states`, the env state at every s_t (`env_state`, leading axis T). `num_steps` and
+    `keep_states` are static.
+    """
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    forward = agent_forward(net, cfg)
+
+    def collect(params: Any, stats: ObsStats, env_state: Any, obs: jax.Array, env_params: Any,
+                key: jax.Array, num_steps: int, keep_states: bool = False):
+        num_envs = obs.shape[0]
+
+        def rollout_step(carry, k):
+            env_state, obs = carry
+            k_act, k_env = jax.random.split(k)
+            out = forward(params, stats, obs)
+            action = out.policy.sample(k_act)
+            next_obs, next_state, reward, term, trunc, info = step(
+                jax.random.split(k_env, num_envs), env_state, action, env_params)
+            value = out.value if out.value is not None else jnp.zeros_like(reward)
+            pred = (out.prediction if out.prediction is not None
+                    else jnp.zeros(reward.shape + (0,)))
+            data = (obs, action, reward.astype(jnp.float32), term, trunc,
+                    out.policy.log_prob(action), value, pred, info["final_observation"],
+                    {"episode_return": info["episode_return"],
+                     "episode_done": info["episode_done"],
+                     **({"env_state": env_state} if keep_states else {})})
+            return (next_state, next_obs), data
+
+        (env_state, last_obs), data = jax.lax.scan(
+            rollout_step, (env_state, obs), jax.random.split(key, num_steps))
+        obs, action, reward, term, trunc, logp, value, pred, final_obs, extras = data
+        last = forward(params, stats, last_obs)
+        last_value = last.value if last.value is not None else jnp.zeros_like(value[0])
+        next_value = jnp.concatenate([value[1:], last_value[None]])
+        if rule.needs_value:
+            if cfg.bootstrap_truncated:
+                final_value = forward(params, stats, final_obs, net.value)
+                next_value = jnp.where(trunc, final_value, next_value)
+            else:
+                next_value = jnp.where(trunc, 0.0, next_value)
+        last_pred = last.prediction if last.prediction is not None else pred[0]
+        next_pred = jnp.concatenate([pred[1:], last_pred[None]])
+        rollout = Rollout(obs, action, reward, term, trunc, logp, value, next_value, pred,
+                          next_pred)
+        return rollout, env_state, last_obs, extras
+
+    return collect
+
+
 def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = None):
     """Build `train(meta_params, env_params, key, num_updates=None) -> TrainResult`.
 
     `env_params` here is only a template for the spaces (default: `env.default_params`).
     `num_updates` (a traced int <= cfg.num_updates) sets this run's horizon N.
     The returned function also carries its pieces: `train.init`, `train.advance` (a chunk of
-    updates) and `train.finish`, for callers that show progress between chunks.
+    updates) and `train.finish`, for callers that show progress between chunks, and
+    `train.collect` (one rollout of the agent, see `make_collect`).
     """
     template = env.default_params if env_params is None else env_params
     net = make_network(env, template, rule, cfg)
@@ -165,10 +238,15 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
     minibatch_size = batch_size // cfg.num_minibatches
     inner = (optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr, eps=cfg.adam_eps)
              if cfg.optimizer == "adam" else optax.inject_hyperparams(optax.sgd)(cfg.lr))
-    tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), inner)
+    tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), inner,
+                     *_critic_scale(cfg))  # inner stays at index 1 (lr annealing below)
     reset = jax.vmap(env.reset, in_axes=(0, None))
-    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     forward = agent_forward(net, cfg)
+    rollout_fn = make_collect(env, net, rule, cfg)
+
+    def collect(state: TrainState, env_params: Any, k: jax.Array):
+        return rollout_fn(state.params, state.obs_stats, state.env_state, state.obs, env_params,
+                          k, cfg.num_steps)
 
     def init(meta_params: Any, env_params: Any, key: jax.Array,
              num_updates: jax.Array | int | None = None) -> TrainState:
@@ -183,45 +261,11 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
                           horizon,
                           k_loop)
 
-    def collect(state: TrainState, env_params: Any, k: jax.Array):
-        def rollout_step(carry, k):
-            params, env_state, obs = carry
-            k_act, k_env = jax.random.split(k)
-            out = forward(params, state.obs_stats, obs)
-            action = out.policy.sample(k_act)
-            next_obs, env_state, reward, term, trunc, info = step(
-                jax.random.split(k_env, cfg.num_envs), env_state, action, env_params)
-            value = out.value if out.value is not None else jnp.zeros_like(reward)
-            pred = (out.prediction if out.prediction is not None
-                    else jnp.zeros(reward.shape + (0,)))
-            data = (obs, action, reward.astype(jnp.float32), term, trunc,
-                    out.policy.log_prob(action), value, pred, info["final_observation"],
-                    info["episode_return"], info["episode_done"])
-            return (params, env_state, next_obs), data
-
-        (_, env_state, last_obs), data = jax.lax.scan(
-            rollout_step, (state.params, state.env_state, state.obs),
-            jax.random.split(k, cfg.num_steps))
-        obs, action, reward, term, trunc, logp, value, pred, final_obs, ep_ret, ep_done = data
-        last = forward(state.params, state.obs_stats, last_obs)
-        last_value = last.value if last.value is not None else jnp.zeros_like(value[0])
-        next_value = jnp.concatenate([value[1:], last_value[None]])
-        if rule.needs_value:
-            if cfg.bootstrap_truncated:
-                final_value = forward(state.params, state.obs_stats, final_obs, net.value)
-                next_value = jnp.where(trunc, final_value, next_value)
-            else:
-                next_value = jnp.where(trunc, 0.0, next_value)
-        last_pred = last.prediction if last.prediction is not None else pred[0]
-        next_pred = jnp.concatenate([pred[1:], last_pred[None]])
-        rollout = Rollout(obs, action, reward, term, trunc, logp, value, next_value, pred,
-                          next_pred)
-        return rollout, env_state, last_obs, (ep_ret, ep_done)
-
     def update(meta_params: Any, env_params: Any, state: TrainState, n: jax.Array):
         progress = Progress(step=n, horizon=state.horizon)
         k_roll, k_perm = jax.random.split(jax.random.fold_in(state.key, n))
-        rollout, env_state, last_obs, (ep_ret, ep_done) = collect(state, env_params, k_roll)
+        rollout, env_state, last_obs, extras = collect(state, env_params, k_roll)
+        ep_ret, ep_done = extras["episode_return"], extras["episode_done"]
         targets = rule.targets(meta_params, rollout, progress)
         stats = state.obs_stats.update(rollout.obs) if cfg.normalize_obs else state.obs_stats
         batch = {**rollout._asdict(), **targets}
@@ -286,4 +330,5 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
     # The pieces of `train`, for callers that run it in chunks (progress display).
     train.init, train.advance, train.finish = init, advance, finish
     train.network, train.config, train.forward = net, cfg, forward
+    train.collect = rollout_fn  # (params, obs_stats, env_state, obs, env_params, key, steps)
     return train

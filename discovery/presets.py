@@ -18,7 +18,14 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
     "brax": TrainConfig(num_envs=2048, num_steps=10, total_timesteps=50_000_000,
                         update_epochs=4, num_minibatches=32, lr=3e-4, hidden=(256, 256),
                         normalize_obs=True),
-    # Grid-worlds: LPG's 64 workers x 20 steps, a single update per rollout.
+    # Tabular grid-worlds, GROOVE's TAB agents: a linear table over the one-hot observation,
+    # plain SGD (actor lr 40, critic lr 4), global-norm clip 0.5; 64 workers x 20 steps, one
+    # update per rollout, lifetime up to 250 updates (all_vrandlife's maximum).
+    "gridworld-tabular": TrainConfig(num_envs=64, num_steps=20, total_timesteps=64 * 20 * 250,
+                                     update_epochs=1, num_minibatches=1, lr=40.0,
+                                     critic_lr=4.0, optimizer="sgd", anneal_lr=False,
+                                     hidden=(), activation="relu"),
+    # Non-tabular grid-worlds, GROOVE's RAND agents: MLP [32], Adam 1e-3, same batch.
     "gridworld": TrainConfig(num_envs=64, num_steps=20, total_timesteps=64 * 20 * 250,
                              update_epochs=1, num_minibatches=1, lr=1e-3, anneal_lr=False,
                              hidden=(32,), activation="relu"),
@@ -33,6 +40,10 @@ def train_preset_for(env_name: str) -> str:
     """The train preset that suits an environment name."""
     if env_name.endswith("-MinAtar"):
         return "minatar"
+    if env_name.startswith("gridworld/"):
+        from envs.gridworld import layout_of
+
+        return "gridworld-tabular" if layout_of(env_name.split("/", 1)[1]).tabular else "gridworld"
     for prefix, preset in (("brax/", "brax"), ("gridworld/", "gridworld"),
                            ("metaworld/", "manipulation")):
         if env_name.startswith(prefix):

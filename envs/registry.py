@@ -22,10 +22,10 @@ GYMNAX_ENVS = (
 BRAX_ENVS = ("ant", "halfcheetah", "hopper", "walker2d", "humanoid", "inverted_pendulum",
              "inverted_double_pendulum", "reacher", "swimmer", "pusher")
 GRIDWORLD_LEVELS = ("dense", "sparse", "long", "longer", "long_dense", "rand_dense", "rand_long",
-                    "rand_small", "rand_sparse", "rand_very_dense",
+                    "rand_small", "rand_sparse", "rand_very_dense", "rand_tiny",
                     # level distributions (the default params are one fixed draw)
                     "small", "medium", "large", "all", "rand_all", "all_shortlife",
-                    "all_randlife", "all_vrandlife", "tabular")
+                    "all_randlife", "all_vrandlife", "debug", "tabular")
 METAWORLD_TASKS = ("reach", "push", "pick-place", "door-open", "drawer-open", "drawer-close",
                    "button-press-topdown", "peg-insert-side", "window-open", "window-close",
                    "sweep", "basketball", "door-close", "shelf-place", "sweep-into", "lever-pull")

@@ -184,7 +184,7 @@ def lpg_inner_loop(agents: int, distribution: str, updates: int = 5) -> dict:
 
     env, _ = envs.make(f"gridworld/{distribution}")
     rule = LPG()
-    cfg = TRAIN_PRESETS["gridworld"].replace(total_timesteps=64 * 20 * updates)
+    cfg = TRAIN_PRESETS["gridworld-tabular"].replace(total_timesteps=64 * 20 * updates)
     train = jax.vmap(make_train(env, rule, cfg), in_axes=(0, 0, None))
     levels = sample_levels(jax.random.key(0), distribution, agents)
     pop = jax.vmap(rule.init)(jax.random.split(jax.random.key(1), agents))

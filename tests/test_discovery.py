@@ -127,11 +127,16 @@ def test_resume_refuses_a_foreign_directory(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["ta-lpo-minatar", "lpo-brax-ant"])
-def test_large_presets_run_one_generation_shrunk(name, tmp_path):
-    cfg = apply_overrides(PRESETS[name](), [
+@pytest.mark.parametrize("name,es", [("ta-lpo-minatar", (64, 0.03, 0.03)),
+                                     ("lpo-brax-ant", (64, 0.03, 0.03)),
+                                     ("ta-lpg-gridworld", (1024, 1e-2, 0.1))])
+def test_large_presets_run_one_generation_shrunk(name, es, tmp_path):
+    full = PRESETS[name]()
+    assert (full.es.population_size, full.es.lr, full.es.sigma) == es
+    minibatches = 1 if full.train.num_minibatches == 1 else 2
+    cfg = apply_overrides(full, [
         "generations=1", "es.population_size=2", "train.num_envs=2", "train.num_steps=8",
-        "train.total_timesteps=16", "train.num_minibatches=2", "normalize_fitness=false"])
-    assert cfg.es.lr == 0.03 and cfg.es.sigma == 0.03
+        "train.total_timesteps=16", f"train.num_minibatches={minibatches}",
+        "normalize_fitness=false"])
     result = run_discovery(cfg, start_run(cfg, tmp_path / name), progress=False)
     assert result.fitness.shape == (1, 2) and np.isfinite(result.fitness).all()

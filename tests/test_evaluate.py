@@ -102,6 +102,11 @@ def test_train_config_follows_the_env_family(run_path):
     tcfg, source = _train_config(cfg, "SpaceInvaders-MinAtar", 2_000_000)
     assert source == "preset:minatar" and tcfg.num_envs == 64
     assert tcfg.total_timesteps == 2_000_000
+    tcfg, source = _train_config(cfg, "gridworld/dense", None)  # GROOVE's tabular agents
+    assert source == "preset:gridworld-tabular" and tcfg.optimizer == "sgd" and not tcfg.hidden
+    assert (tcfg.lr, tcfg.critic_lr) == (40.0, 4.0)
+    _, source = _train_config(cfg, "gridworld/rand_dense", None)  # MLP agents
+    assert source == "preset:gridworld"
     with pytest.raises(ValueError, match="total_timesteps"):
         _train_config(cfg, "CartPole-v1", 10)
 

@@ -378,6 +378,9 @@ def test_sampled_levels_are_valid(dist):
 
 
 def test_registry_builds_every_gridworld_level():
+    from envs.gridworld import DISTRIBUTIONS, NAMED_LEVELS
+
+    assert set(GRIDWORLD_LEVELS) == {*NAMED_LEVELS, *DISTRIBUTIONS, "tabular"}
     for name in GRIDWORLD_LEVELS:
         env, params = envs.make(f"gridworld/{name}")
         assert isinstance(env, GridWorld)

@@ -8,6 +8,7 @@ config, layout), so the before / after evaluations compile once.
 """
 
 import json
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -21,6 +22,7 @@ from discovery.level_eval import evaluate_on_levels, group_by_layout, resolve_le
 from discovery.run import run_discovery, start_run
 from meta_objectives import make_rule
 
+ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT_KEY = 1234  # held-out levels and agent seeds (training levels come from the run's key)
 
 
@@ -113,6 +115,56 @@ def test_evaluate_cli_on_gridworld_levels_uses_a2c_and_the_dp_optimum(lpg_run, c
     for r in e["rules"].values():  # (R - R_random) / (R_opt - R_random)
         expected = (np.asarray(r["final_return"]) - e["random"]) / (1.0 - e["random"])
         np.testing.assert_allclose(r["normalized"], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_evaluate_cli_trains_lpg_agents_on_minatar(lpg_run, capsys):
+    """A rule discovered on grid-worlds, evaluated on Breakout-MinAtar: LPG agents (policy +
+    8-way prediction head) get MinAtar's train preset, PPO is the reference. Two updates of
+    64 x 128 steps: this checks the plumbing, not transfer (a 1-minute grid-world discovery)."""
+    path = lpg_run["path"]
+    assert main(["evaluate", str(path), "--envs", "Breakout-MinAtar", "--seeds", "2",
+                 "--baselines", "--total-timesteps", str(2 * 64 * 128)]) == 0
+    md = capsys.readouterr().out
+    assert "| Breakout-MinAtar | discovered | 2 |" in md and "preset:minatar" in md
+    summary = json.loads((path / "eval" / "summary.json").read_text())
+    assert summary["rule"] == "lpg" and summary["rules"] == ["discovered", "ppo"]
+    e = summary["envs"]["Breakout-MinAtar"]
+    assert e["reference"] == "ppo" and e["normalizer"] == "ppo" and e["optimum"] is None
+    assert e["train_config"] == "preset:minatar" and e["num_updates"] == 2
+    discovered = np.asarray(e["rules"]["discovered"]["final_return"])
+    assert discovered.shape == (2,) and np.isfinite(discovered).all()
+    expected = (discovered - e["random"]) / (e["ppo"] - e["random"])
+    np.testing.assert_allclose(e["rules"]["discovered"]["normalized"], expected, rtol=1e-5)
+    assert (path / "eval" / "Breakout-MinAtar.csv").is_file()
+
+
+@pytest.mark.slow
+def test_learned_policy_gradient_notebook_runs(lpg_run, monkeypatch):
+    """The notebook on the discovered rule: a level of the training distribution, the trace at
+    n/N = 0, 0.5, 1 (40 updates), the fixed-trajectory view and the fitness curve."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    path = lpg_run["path"]
+    monkeypatch.setenv("RLDISCO_RUN", str(path))
+    monkeypatch.delenv("RLDISCO_LEVEL", raising=False)
+    nb = nbformat.read(ROOT / "notebooks" / "learned_policy_gradient.ipynb", as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert not any(cell.get("outputs") for cell in code)  # committed with cleared outputs
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
+    outputs = [o for cell in code for o in cell.get("outputs", [])]
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    assert not errors, errors
+    text = "".join(o.get("text", "") for o in outputs)
+    assert str(path) in text and "rule lpg" in text
+    assert "GridWorld" in text and "agent lifetime N = " in text  # the level, rendered
+    updates = min(40, lpg_run["cfg"].train.num_updates)
+    assert f"n/N = 1.00 (update {updates:3d})" in text
+    assert "LPG ignores n/N" in text and "this trajectory: 0 " in text
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 4  # trajectory, temporal inputs, pi_hat scatter, fitness curve
 
 
 def test_reference_rule_is_a2c_only_for_lpg_runs_on_gridworlds():

@@ -96,8 +96,31 @@ def test_a2c_learns_cartpole(cartpole):
     assert curve[-10:].mean() > 2 * curve[:10].mean() and curve[-10:].mean() > 60, curve
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_critic_lr_scales_only_the_critic_step(cartpole, optimizer):
+    """One update with critic_lr = lr / 10: the actor moves exactly as with one shared lr, the
+    critic (torso and head) exactly a tenth as far (SGD and Adam steps are both lr-linear)."""
+    env, params = cartpole
+    cfg = TrainConfig(num_envs=4, num_steps=8, total_timesteps=32, update_epochs=1,
+                      num_minibatches=1, lr=1e-2, anneal_lr=False, optimizer=optimizer,
+                      hidden=(8,))
+    train = make_train(env, A2C(), cfg)
+    key = jax.random.key(3)
+    init = train.init({}, params, key).params
+    shared, split = (jax.jit(make_train(env, A2C(), c))({}, params, key).agent_params
+                     for c in (cfg, cfg.replace(critic_lr=1e-3)))
+    step = jax.tree.map(lambda a, b: np.asarray(a - b), shared, init)
+    small = jax.tree.map(lambda a, b: np.asarray(a - b), split, init)
+    for name, delta in step["params"].items():
+        scale = 0.1 if name in ("critic_torso", "value_out") else 1.0
+        jax.tree.map(lambda d, s, scale=scale: np.testing.assert_allclose(
+            s, scale * d, rtol=1e-4, atol=1e-6), delta, small["params"][name])
+    assert {"critic_torso", "value_out", "actor_torso", "policy_out"} <= set(step["params"])
+
+
 @pytest.mark.parametrize("field,value", [("num_envs", 0), ("lr", -1.0), ("num_minibatches", 3),
-                                         ("activation", "sigmoid"), ("total_timesteps", 10)])
+                                         ("activation", "sigmoid"), ("total_timesteps", 10),
+                                         ("critic_lr", 0.0)])
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})
