@@ -99,7 +99,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         trackers.close()
     last = result.fitness[-1]
     print(f"done: {len(result.fitness)} generations; last mean fitness {np.nanmean(last):.3f} "
-          f"(PPO = 1); checkpoints in {run.checkpoints}")
+          f"({cfg.fitness_label}); checkpoints in {run.checkpoints}")
     return 0
 
 

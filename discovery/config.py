@@ -84,6 +84,20 @@ class DiscoveryConfig:
                 raise ValueError(f"sample_levels needs exactly one level distribution in envs "
                                  f"(one of {dists}), got {list(self.envs)}")
 
+    @property
+    def fitness_label(self) -> str:
+        """What a member's fitness is (for logs and plot axes)."""
+        if self.sample_levels:
+            from envs.gridworld import layout_of
+
+            tabular = layout_of(self.envs[0].split("/", 1)[1]).tabular
+            return "final return / level optimum" if tabular else "final return"
+        return "normalised return (PPO = 1)" if self.normalize_fitness else "final return"
+
+    @property
+    def fitness_is_ppo_normalised(self) -> bool:
+        return self.normalize_fitness and not self.sample_levels
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["envs"] = list(self.envs)

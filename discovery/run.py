@@ -143,7 +143,6 @@ def run_discovery(cfg: DiscoveryConfig, run: RunDir, *, resume: bool = False,
     if len(fitness):
         from discovery.plotting import plot_fitness
 
-        ylabel = ("normalised fitness (PPO = 1)" if cfg.normalize_fitness and not
-                  cfg.sample_levels else "fitness (raw or DP-normalised return)")
-        plot_fitness(fitness, run.plots / "fitness.png", title=run.name, ylabel=ylabel)
+        plot_fitness(fitness, run.plots / "fitness.png", title=run.name,
+                     ylabel=f"fitness: {cfg.fitness_label}")
     return DiscoveryResult(es.get_mean(es_state), es_state, fitness)

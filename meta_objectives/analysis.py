@@ -152,11 +152,12 @@ def drift_difference(rule: MirrorLearningRule, meta_params: MetaParams,
 
 def fitness_curve(run_path: str | Path, *, fig: Figure | None = None) -> Figure:
     """Mean and best fitness per generation, from `metrics.jsonl`, with the population's
-    interquartile range shaded (normalised so that PPO = 1, unless the run disabled that)."""
+    interquartile range shaded (PPO = 1 for runs with normalised fitness; for grid-world runs
+    the return divided by the level's optimum)."""
     from discovery.run import open_run
 
     cfg, run = open_run(run_path)
-    normalized = getattr(cfg, "normalize_fitness", True)  # False: fitness is the raw return
+    normalized = cfg.fitness_is_ppo_normalised
     records = [r for r in run.metrics() if "generation" in r]
     if not records:
         raise ValueError(f"run {run.path} has no generation metrics yet")
@@ -179,7 +180,7 @@ def fitness_curve(run_path: str | Path, *, fig: Figure | None = None) -> Figure:
     if normalized:
         ax.axhline(1.0, color="grey", ls="--", lw=0.8, label="PPO")
     ax.set(title=f"ES fitness: {run.name}", xlabel="generation",
-           ylabel="normalised fitness (PPO = 1)" if normalized else "fitness (final return)")
+           ylabel=f"fitness: {cfg.fitness_label}")
     ax.grid(alpha=0.3)
     ax.legend()
     return fig

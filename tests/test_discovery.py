@@ -140,3 +140,11 @@ def test_large_presets_run_one_generation_shrunk(name, es, tmp_path):
         "normalize_fitness=false"])
     result = run_discovery(cfg, start_run(cfg, tmp_path / name), progress=False)
     assert result.fitness.shape == (1, 2) and np.isfinite(result.fitness).all()
+
+
+def test_fitness_label_says_what_fitness_is():
+    assert preset("quickstart").fitness_label == "normalised return (PPO = 1)"
+    assert preset("quickstart-lpg").fitness_label == "final return / level optimum"
+    assert not preset("ta-lpg-gridworld").fitness_is_ppo_normalised
+    raw = apply_overrides(preset("quickstart"), ["normalize_fitness=false"])
+    assert raw.fitness_label == "final return" and not raw.fitness_is_ppo_normalised
