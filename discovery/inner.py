@@ -37,7 +37,7 @@ class TrainConfig:
     update_epochs: int = 4
     num_minibatches: int = 4
     lr: float = 2.5e-4
-    critic_lr: float | None = None  # the critic's own lr (value torso + head); None: `lr`
+    critic_lr: float | None = None  # the critic side's lr (torso, value and y heads); None: lr
     anneal_lr: bool = True
     max_grad_norm: float = 0.5
     adam_eps: float = 1e-5
@@ -151,7 +151,7 @@ def agent_forward(net: ActorCritic, cfg: TrainConfig):
     return forward
 
 
-CRITIC_MODULES = ("critic_torso", "value_out")
+CRITIC_MODULES = ("critic_torso", "value_out", "prediction_out")
 
 
 def _is_critic(path: tuple) -> bool:

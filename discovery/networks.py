@@ -1,7 +1,8 @@
 """Actor-critic agents: MLP (or linear, `hidden=()`) and a small MinAtar CNN torso.
 
-The actor and critic have separate torsos (as in purejaxrl); the optional prediction head
-(LPG's y) shares the actor's torso. Initialisation is orthogonal with purejaxrl's gains.
+The actor and critic have separate torsos (as in purejaxrl). The critic side carries the value
+head and, for LPG agents, the prediction head y (GROOVE's agent: its critic network outputs y),
+so `TrainConfig.critic_lr` applies to both. Initialisation is orthogonal with purejaxrl's gains.
 """
 
 from __future__ import annotations
@@ -68,17 +69,23 @@ class ActorCritic(nn.Module):
             policy = DiagGaussian(mean, jnp.broadcast_to(log_std, mean.shape))
         else:
             policy = Categorical(_dense(self.action_dim, 0.01, "policy_out")(h))
-        prediction = None
-        if self.prediction_size:
-            prediction = _dense(self.prediction_size, 0.01, "prediction_out")(h)
-        value = self.value(obs) if self.value_head else None
+        value, prediction = self.critic(obs)
         return AgentOutput(policy=policy, value=value, prediction=prediction)
 
     @nn.compact
-    def value(self, obs: jax.Array) -> jax.Array:
+    def critic(self, obs: jax.Array) -> tuple[jax.Array | None, jax.Array | None]:
+        """(value, prediction logits), each None unless its head is enabled."""
+        if not (self.value_head or self.prediction_size):
+            return None, None
         b = self._batch_ndim(obs)
         h = Torso(self.hidden, self.activation, self.conv, name="critic_torso")(obs, b)
-        return _dense(1, 1.0, "value_out")(h)[..., 0]
+        value = _dense(1, 1.0, "value_out")(h)[..., 0] if self.value_head else None
+        prediction = (_dense(self.prediction_size, 0.01, "prediction_out")(h)
+                      if self.prediction_size else None)
+        return value, prediction
+
+    def value(self, obs: jax.Array) -> jax.Array:
+        return self.critic(obs)[0]
 
 
 class ObsStats(NamedTuple):

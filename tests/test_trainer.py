@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import envs
-from discovery.inner import TrainConfig, make_train
-from meta_objectives import A2C, PPO
+from discovery.inner import CRITIC_MODULES, TrainConfig, make_train
+from meta_objectives import A2C, LPG, PPO
 
 TINY = TrainConfig(num_envs=4, num_steps=16, total_timesteps=4 * 16 * 8, update_epochs=2,
                    num_minibatches=2)
@@ -96,26 +96,31 @@ def test_a2c_learns_cartpole(cartpole):
     assert curve[-10:].mean() > 2 * curve[:10].mean() and curve[-10:].mean() > 60, curve
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_critic_lr_scales_only_the_critic_step(cartpole, optimizer):
+@pytest.mark.parametrize("optimizer,rule", [("sgd", A2C()), ("adam", A2C()),
+                                            ("sgd", LPG(hidden=8))], ids=["sgd", "adam", "lpg"])
+def test_critic_lr_scales_only_the_critic_step(cartpole, optimizer, rule):
     """One update with critic_lr = lr / 10: the actor moves exactly as with one shared lr, the
-    critic (torso and head) exactly a tenth as far (SGD and Adam steps are both lr-linear)."""
+    critic side (torso, value head, LPG's y head) exactly a tenth as far (SGD and Adam steps
+    are both lr-linear)."""
     env, params = cartpole
+    lr = 1.0 if optimizer == "sgd" else 1e-2  # steps well above float32 resolution
     cfg = TrainConfig(num_envs=4, num_steps=8, total_timesteps=32, update_epochs=1,
-                      num_minibatches=1, lr=1e-2, anneal_lr=False, optimizer=optimizer,
+                      num_minibatches=1, lr=lr, anneal_lr=False, optimizer=optimizer,
                       hidden=(8,))
-    train = make_train(env, A2C(), cfg)
     key = jax.random.key(3)
-    init = train.init({}, params, key).params
-    shared, split = (jax.jit(make_train(env, A2C(), c))({}, params, key).agent_params
-                     for c in (cfg, cfg.replace(critic_lr=1e-3)))
+    init = make_train(env, rule, cfg).init(rule.init(key), params, key).params
+    shared, split = (jax.jit(make_train(env, rule, c))(rule.init(key), params, key).agent_params
+                     for c in (cfg, cfg.replace(critic_lr=lr / 10)))
     step = jax.tree.map(lambda a, b: np.asarray(a - b), shared, init)
     small = jax.tree.map(lambda a, b: np.asarray(a - b), split, init)
     for name, delta in step["params"].items():
-        scale = 0.1 if name in ("critic_torso", "value_out") else 1.0
-        jax.tree.map(lambda d, s, scale=scale: np.testing.assert_allclose(
-            s, scale * d, rtol=1e-4, atol=1e-6), delta, small["params"][name])
-    assert {"critic_torso", "value_out", "actor_torso", "policy_out"} <= set(step["params"])
+        scale = 0.1 if name in CRITIC_MODULES else 1.0
+        for d, s in zip(jax.tree.leaves(delta), jax.tree.leaves(small["params"][name]),
+                        strict=True):
+            assert np.abs(d).max() > 0, name  # it moved
+            np.testing.assert_allclose(s, scale * d, rtol=1e-3, atol=1e-6 + 1e-3 * np.abs(d).max())
+    head = "value_out" if rule.needs_value else "prediction_out"
+    assert {"critic_torso", head, "actor_torso", "policy_out"} == set(step["params"])
 
 
 @pytest.mark.parametrize("field,value", [("num_envs", 0), ("lr", -1.0), ("num_minibatches", 3),
