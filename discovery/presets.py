@@ -44,8 +44,7 @@ def train_preset_for(env_name: str) -> str:
         from envs.gridworld import layout_of
 
         return "gridworld-tabular" if layout_of(env_name.split("/", 1)[1]).tabular else "gridworld"
-    for prefix, preset in (("brax/", "brax"), ("gridworld/", "gridworld"),
-                           ("metaworld/", "manipulation")):
+    for prefix, preset in (("brax/", "brax"), ("metaworld/", "manipulation")):
         if env_name.startswith(prefix):
             return preset
     return "classic"
