@@ -127,12 +127,12 @@ def _compiled_trace(env: Any, rule: UpdateRule, cfg: Any, num_steps: int, window
         state = train.init(meta_params, env_params, k_train, horizon)
 
         def to_point(carry, n):
-            state, done = carry
+            state, trained = carry  # updates applied so far
 
             def one_update(i, s):
                 return train.advance(meta_params, env_params, s, i, 1)[0]
 
-            state = jax.lax.fori_loop(done, n, one_update, state)
+            state = jax.lax.fori_loop(trained, n, one_update, state)
             progress = Progress(step=n, horizon=state.horizon)
             rollout, cell = collect(state, env_params, k_roll)  # same key at every point
             targets = _windowed_targets(rule, meta_params, rollout, progress, window)
