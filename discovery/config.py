@@ -13,7 +13,10 @@ import yaml
 
 from discovery.es import ESConfig
 from discovery.inner import TrainConfig
+from discovery.metagrad import MetaGradConfig
 from discovery.presets import TRAIN_PRESETS
+
+OUTER_LOOPS = ("es", "metagrad")
 
 MINATAR = ("Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar")
 
@@ -50,12 +53,15 @@ class DiscoveryConfig:
     envs: tuple[str, ...] = ("CartPole-v1",)
     rule: RuleConfig = RuleConfig()
     train: TrainConfig = TrainConfig()
+    outer: str = "es"  # "es" (evosax) or "metagrad" (LPG's meta-gradient through K updates)
     es: ESConfig = ESConfig()
-    generations: int = 100
+    metagrad: MetaGradConfig = MetaGradConfig()
+    generations: int = 100  # ES generations, or meta-steps with outer=metagrad
     chunk: int = 5  # generations per jitted chunk; metrics and checkpoints at chunk ends
     checkpoint_every: int = 1  # in chunks
     seed: int = 0
     seeds_per_member: int = 1
+    center_seeds: int = 4  # runs that score the ES mean every generation (0: not scored)
     baseline_seeds: int = 4
     normalize_fitness: bool = True  # False: fitness is the raw return (no baselines computed)
     sample_levels: bool = False  # draw fresh levels each generation (gridworld distributions)
@@ -73,9 +79,17 @@ class DiscoveryConfig:
         for name in ("generations", "chunk", "checkpoint_every", "seeds_per_member",
                      "baseline_seeds"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if (not isinstance(self.center_seeds, int) or isinstance(self.center_seeds, bool)
+                or self.center_seeds < 0):
+            raise ValueError(f"center_seeds must be an integer >= 0, got {self.center_seeds!r}")
         object.__setattr__(self, "envs", tuple(self.envs))
+        if self.outer not in OUTER_LOOPS:
+            raise ValueError(f"outer must be one of {OUTER_LOOPS}, got {self.outer!r}")
+        if self.outer == "metagrad" and len(self.envs) != 1:
+            raise ValueError(f"outer=metagrad trains its agents on one environment or level "
+                             f"distribution; envs has {len(self.envs)}")
         if self.sample_levels:
             from envs.gridworld import DISTRIBUTIONS
 
@@ -85,14 +99,24 @@ class DiscoveryConfig:
                                  f"(one of {dists}), got {list(self.envs)}")
 
     @property
+    def fitness_measure(self) -> str:
+        """How an agent's run is scored: "final_window" or "final_policy" (see TrainConfig)."""
+        from meta_objectives import RULES
+
+        return self.train.fitness_measure or getattr(RULES[self.rule.name], "fitness_measure",
+                                                     "final_window")
+
+    @property
     def fitness_label(self) -> str:
         """What a member's fitness is (for logs and plot axes)."""
+        ret = ("final-policy return" if self.fitness_measure == "final_policy"
+               else "final return")
         if self.sample_levels:
             from envs.gridworld import layout_of
 
             tabular = layout_of(self.envs[0].split("/", 1)[1]).tabular
-            return "final return / level optimum" if tabular else "final return"
-        return "normalised return (PPO = 1)" if self.normalize_fitness else "final return"
+            return f"{ret} / level optimum" if tabular else ret
+        return f"normalised {ret} (PPO = 1)" if self.normalize_fitness else ret
 
     @property
     def fitness_is_ppo_normalised(self) -> bool:
@@ -110,7 +134,8 @@ class DiscoveryConfig:
         unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"unknown config field(s) {unknown}")
-        nested = {"rule": RuleConfig, "train": TrainConfig, "es": ESConfig}
+        nested = {"rule": RuleConfig, "train": TrainConfig, "es": ESConfig,
+                  "metagrad": MetaGradConfig}
         for key, typ in nested.items():
             if key in d and isinstance(d[key], dict):
                 known = {f.name for f in dataclasses.fields(typ)}
@@ -125,14 +150,15 @@ class DiscoveryConfig:
 
 
 def _quickstart() -> DiscoveryConfig:
+    # TA-LPO on CartPole from the papers' initialisation: the ES mean starts at exactly PPO
+    # (normalised fitness 1 by construction) and the search moves the drift from there.
     return DiscoveryConfig(
-        # TA-LPO from a random drift that hinders learning (normalised fitness ~0.1);
-        # ES finds a drift that learns CartPole about half as fast as PPO within 12 generations.
-        envs=("CartPole-v1",), rule=RuleConfig("ta-lpo", {"init_scale": 1.5}),
+        envs=("CartPole-v1",), rule=RuleConfig("ta-lpo"),
         train=TrainConfig(num_envs=8, num_steps=64, total_timesteps=8 * 64 * 30,
                           update_epochs=4, num_minibatches=4, lr=2.5e-3),
-        es=ESConfig(population_size=16, lr=0.05, sigma=0.1, sigma_decay=1.0),
-        generations=16, chunk=4, baseline_seeds=4)
+        es=ESConfig(population_size=16, lr=0.05, lr_min=1e-3, sigma=0.1, sigma_decay=1.0,
+                    sigma_min=1e-2),
+        generations=16, chunk=4, baseline_seeds=4, center_seeds=4)
 
 
 def _minatar(rule: str) -> DiscoveryConfig:
@@ -142,43 +168,70 @@ def _minatar(rule: str) -> DiscoveryConfig:
 
 
 def _lpg(rule: str) -> DiscoveryConfig:
-    # The published LPG/TA-LPG scale (GPU): GROOVE's tabular agents (linear, SGD lr 40), 64
-    # workers x 20 steps, lifetimes LU[10, 250] updates, population 1024, antithetic pairs on
-    # the same level with per-pair rank.
+    # The published TA-LPG scale (GPU), as GROOVE runs it with --use_es: GROOVE's tabular
+    # agents (bias-free linear tables, SGD lr 40 / 4), 64 workers x 20 steps, lifetimes
+    # LU[10, 250] updates, population 1024 (512 antithetic pairs, each pair on one level, per-
+    # pair rank), OpenES with Adam lr 1e-2 decayed by 0.999 to 1e-5, sigma 0.1 constant, the
+    # mean starting at zero (pi_hat = 0, y_hat uniform), fitness from fresh episodes of the
+    # final agent.
     return DiscoveryConfig(
         envs=("gridworld/all_vrandlife",), rule=RuleConfig(rule), sample_levels=True,
         normalize_fitness=False, train=TRAIN_PRESETS["gridworld-tabular"],
-        es=ESConfig(population_size=1024, lr=1e-2, sigma=0.1, lr_decay=1.0, sigma_decay=1.0,
-                    fitness_shaping="pair_rank"),
+        es=ESConfig(population_size=1024, lr=1e-2, lr_decay=0.999, lr_min=1e-5, sigma=0.1,
+                    sigma_decay=1.0, sigma_min=0.1, fitness_shaping="pair_rank"),
         generations=2500, chunk=5)
 
 
 def _quickstart_lpg() -> DiscoveryConfig:
-    # LPG (GRU 8) on fresh 'small' levels, tabular agents for 40 updates (capped lifetimes),
-    # antithetic pairs on one level ranked per pair (GROOVE). About 1 CPU minute. Seed 0, on 32
-    # held-out small levels (discovery.level_eval): optimum-normalised return, mean over levels,
-    # -0.08 -> 0.31 (the random initial GRU hinders learning; uniform-random policy 0.03, A2C
-    # 0.48); see tests/test_lpg_discovery.py.
+    # LPG (GRU 8) on fresh 'small' levels with GROOVE's tabular agents (16 workers, lifetimes
+    # capped at 40 updates), antithetic pairs on one level ranked per pair, the ES mean
+    # starting at zero, fitness from fresh episodes of the final agent. CPU minutes; see
+    # tests/test_lpg_discovery.py for what it reaches on held-out levels.
     return DiscoveryConfig(
         envs=("gridworld/small",), rule=RuleConfig("lpg", {"hidden": 8}), sample_levels=True,
         normalize_fitness=False,
-        train=TrainConfig(num_envs=16, num_steps=20, total_timesteps=16 * 20 * 40,
-                          update_epochs=1, num_minibatches=1, lr=1e-2, anneal_lr=False,
-                          hidden=(), activation="relu"),
-        es=ESConfig(population_size=32, lr=0.03, sigma=0.1, lr_decay=1.0, sigma_decay=1.0,
+        train=TRAIN_PRESETS["gridworld-tabular"].replace(num_envs=16,
+                                                         total_timesteps=16 * 20 * 40),
+        es=ESConfig(population_size=32, lr=0.03, lr_decay=1.0, sigma=0.1, sigma_decay=1.0,
                     fitness_shaping="pair_rank"),
         generations=32, chunk=8)
+
+
+def _lpg_metagrad() -> DiscoveryConfig:
+    # GROOVE's meta-gradient LPG (its default run without --use_es), GPU scale: 512 agents on
+    # all_shortlife levels (lifetime 250 updates), K = 5 agent updates per LPG update, Adam
+    # 1e-4 on LPG, the LPG paper's regularisers, 30,000 meta-steps.
+    return DiscoveryConfig(
+        envs=("gridworld/all_shortlife",), rule=RuleConfig("lpg", {"net_init": "random"}),
+        sample_levels=True, normalize_fitness=False, outer="metagrad",
+        train=TRAIN_PRESETS["gridworld-tabular"],
+        metagrad=MetaGradConfig(num_agents=512, unroll=5, lr=1e-4, num_minibatches=16),
+        generations=30_000, chunk=50, center_seeds=16)
+
+
+def _quickstart_lpg_metagrad() -> DiscoveryConfig:
+    # The same on CPU minutes: 16 agents on 'small' levels with lifetimes capped at 40 updates,
+    # a GRU of 8, Adam 1e-3; the meta-parameters are scored on 8 fresh levels every chunk.
+    return DiscoveryConfig(
+        envs=("gridworld/small",), rule=RuleConfig("lpg", {"hidden": 8, "net_init": "random"}),
+        sample_levels=True, normalize_fitness=False, outer="metagrad",
+        train=TRAIN_PRESETS["gridworld-tabular"].replace(num_envs=16,
+                                                         total_timesteps=16 * 20 * 40),
+        metagrad=MetaGradConfig(num_agents=16, unroll=5, lr=1e-3, num_minibatches=1),
+        generations=64, chunk=16, center_seeds=8)
 
 
 PRESETS = {
     "quickstart": _quickstart,
     "quickstart-lpg": _quickstart_lpg,
+    "quickstart-lpg-metagrad": _quickstart_lpg_metagrad,
+    "lpg-metagrad-gridworld": _lpg_metagrad,
     "lpg-gridworld": lambda: _lpg("lpg"),
     "ta-lpg-gridworld": lambda: _lpg("ta-lpg"),
     "lpo-minatar": lambda: _minatar("lpo"),
     "ta-lpo-minatar": lambda: _minatar("ta-lpo"),
     "lpo-brax-ant": lambda: DiscoveryConfig(
-        envs=("brax/ant",), rule=RuleConfig("lpo"),
+        envs=("brax/ant",), rule=RuleConfig("lpo", {"ent_coef": 0.0}),
         train=TRAIN_PRESETS["brax"].replace(total_timesteps=30_000_000),
         es=ESConfig(population_size=64, lr=0.03, sigma=0.03), generations=256, chunk=1),
 }

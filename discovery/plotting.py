@@ -26,11 +26,16 @@ def plot_curves(curves: dict[str, np.ndarray], x: np.ndarray, path: str | Path, 
 
 
 def plot_fitness(fitness: np.ndarray, path: str | Path, *, title: str = "",
-                 ylabel: str = "normalised fitness (PPO = 1)") -> Path:
-    """Population mean and best fitness per generation ([generations, population] input)."""
+                 ylabel: str = "normalised fitness (PPO = 1)",
+                 center: np.ndarray | None = None) -> Path:
+    """Population mean and best fitness per generation ([generations, population] input) and,
+    if given, the fitness of the ES mean that sampled each generation ([generations])."""
     fitness = np.asarray(fitness, dtype=float)
     gens = np.arange(len(fitness))
     fig, ax = plt.subplots(figsize=(6, 4))
+    if center is not None:
+        ax.plot(gens, np.asarray(center, dtype=float), color="black", lw=2,
+                label="ES mean (the discovered rule)")
     ax.plot(gens, np.nanmean(fitness, axis=1), label="population mean")
     ax.plot(gens, np.nanmax(fitness, axis=1), label="best member", alpha=0.7)
     ax.fill_between(gens, np.nanpercentile(fitness, 25, axis=1),

@@ -134,8 +134,12 @@ NAMED_LEVELS: dict[str, _Named] = {
     "sparse": _Named(13, None, (0, 1), (1.0, -1.0), (1.0, 1.0), (0.0, 0.0), 50, 2500,
                      Layout(13, 2, 2, True, 50)),
     "long": _Named(11, None, *_LONG, 1000, 2500, _TAB11),
-    "longer": _Named(9, _MAP_L1, (0, 0, 1, 1, 1), (1.0, -1.0), (0.1, 0.8), (0.01, 1.0), 2000,
-                     2500, Layout(9, 5, 2, True, 2000)),
+    # The LPG paper's `longer` (Oh et al. 2020, appendix): 2 objects of type A, 5 of type B.
+    "longer": _Named(9, _MAP_L1, (0, 0, 1, 1, 1, 1, 1), (1.0, -1.0), (0.1, 0.8), (0.01, 1.0),
+                     2000, 2500, Layout(9, 7, 2, True, 2000)),
+    # GROOVE's variant of it (2 + 3 objects), the one its `tabular` group mixes in.
+    "longer_groove": _Named(9, _MAP_L1, (0, 0, 1, 1, 1), (1.0, -1.0), (0.1, 0.8), (0.01, 1.0),
+                            2000, 2500, Layout(9, 5, 2, True, 2000)),
     "long_dense": _Named(11, _MAP_L2, (0, 0, 0, 0), (1.0,), (0.0,), (0.005,), 2000, 2500,
                          _TAB11),
     "rand_dense": _Named(11, None, *_DENSE, 500, 25000, Layout(11, 4, 3, False, 500)),
@@ -178,7 +182,7 @@ DISTRIBUTIONS: dict[str, _Dist] = {
 }
 
 # The 'tabular' group: one of the five tabular named levels, embedded in a 13x13x5 layout.
-TABULAR_GROUP = ("dense", "sparse", "long", "longer", "long_dense")
+TABULAR_GROUP = ("dense", "sparse", "long", "longer_groove", "long_dense")
 _TABULAR_GROUP_LAYOUT = Layout(13, 5, 3, True, 2000)
 
 
@@ -256,7 +260,12 @@ class GridWorld(environment.Environment[EnvState, EnvParams]):
     Static: the layout (max grid size, object slots, object types) and whether observations are
     tabular (a one-hot over (cell, object-existence bitmask)) or not (one-hot agent cell plus one
     occupancy plane per object type). Everything else is in `EnvParams`.
+
+    Observations end with the episode's elapsed time, so the time limit is a true terminal
+    (`observes_time`: the trainer does not bootstrap truncated steps here, as GROOVE).
     """
+
+    observes_time = True
 
     def __init__(self, max_grid_size: int = 11, max_n_objs: int = 4, max_n_obj_types: int = 3,
                  tabular: bool = True, *, level: str = "dense", params: EnvParams | None = None,

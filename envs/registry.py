@@ -21,7 +21,8 @@ GYMNAX_ENVS = (
 )
 BRAX_ENVS = ("ant", "halfcheetah", "hopper", "walker2d", "humanoid", "inverted_pendulum",
              "inverted_double_pendulum", "reacher", "swimmer", "pusher")
-GRIDWORLD_LEVELS = ("dense", "sparse", "long", "longer", "long_dense", "rand_dense", "rand_long",
+GRIDWORLD_LEVELS = ("dense", "sparse", "long", "longer", "longer_groove", "long_dense",
+                    "rand_dense", "rand_long",
                     "rand_small", "rand_sparse", "rand_very_dense", "rand_tiny",
                     # level distributions (the default params are one fixed draw)
                     "small", "medium", "large", "all", "rand_all", "all_shortlife",
