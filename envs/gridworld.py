@@ -35,7 +35,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
-from envs.params import Box, Choice, ParamSpace
+from envs.params import Box, Choice, Level, ParamSpace
 
 N_ACTIONS = 5
 # Action id -> (d_row, d_col): up, down, left, right, no-op.
@@ -72,14 +72,6 @@ class EnvState(environment.EnvState):
     obj_pos: jax.Array  # int32 (N,)
     obj_exists: jax.Array  # bool (N,)
     terminated: jax.Array  # bool ()
-
-
-@struct.dataclass
-class Level:
-    """A level and the agent lifetime (number of agent updates) that goes with it."""
-
-    params: EnvParams
-    lifetime: jax.Array  # int32 ()
 
 
 # ----------------------------------------------------------------------------- layouts
