@@ -3,4 +3,5 @@
 from envs.params import Box, Choice, Level, ParamSpace
 from envs.registry import default_param_space, make, registered_names
 
-__all__ = ["Box", "Choice", "Level", "ParamSpace", "default_param_space", "make", "registered_names"]
+__all__ = ["Box", "Choice", "Level", "ParamSpace", "default_param_space", "make",
+           "registered_names"]

@@ -70,7 +70,7 @@ def drift_invariants(rule: MirrorLearningRule, meta_params: MetaParams,
 
     def drift(r, adv, frac):
         progress = Progress(step=jnp.asarray(frac * horizon), horizon=jnp.asarray(horizon))
-        return rule.drift(meta_params, r, adv, progress)
+        return rule.drift(meta_params, jnp.log(r), adv, progress)
 
     at_one = jax.vmap(drift, in_axes=(None, 0, None))
     grad_at_one = jax.vmap(jax.grad(drift), in_axes=(None, 0, None))
