@@ -13,6 +13,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from envs.families import BRAX, GYMNAX, MANIPULATION, Family
 from envs.params import Box, ParamSpace
 
 GYMNAX_ENVS = (
@@ -85,6 +86,20 @@ def _resolve(name: str) -> tuple[str, str]:
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(f"Unknown environment '{name}'.{hint} Known environments: "
                      f"{', '.join(registered_names())}")
+
+
+def family(name: str) -> Family:
+    """The `Family` (its facts: train preset, level distributions, exact optimum) of a
+    registered environment name."""
+    prefix, _ = _resolve(name)
+    if prefix == "gridworld/":
+        return importlib.import_module("envs.gridworld.family").FAMILY
+    return {"": GYMNAX, "brax/": BRAX, "metaworld/": MANIPULATION}[prefix]
+
+
+def short_name(name: str) -> str:
+    """The name within its family (`gridworld/small` -> `small`)."""
+    return _resolve(name)[1]
 
 
 def make(name: str, **overrides: Any) -> tuple[Any, Any]:
