@@ -14,6 +14,7 @@ from tiny_run import tiny_run_path
 
 from discovery.cli import main
 from discovery.evaluate import _train_config, bootstrap_ci, iqm, score_summary
+from discovery.inspection import fitness_curve, load_discovered
 from meta_objectives import DPO, LPO, TALPO
 from meta_objectives.analysis import (
     DEFAULT_ADVANTAGES,
@@ -22,8 +23,6 @@ from meta_objectives.analysis import (
     drift_heatmaps,
     drift_invariants,
     drift_values,
-    fitness_curve,
-    load_discovered,
     reference_drift,
 )
 

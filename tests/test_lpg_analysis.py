@@ -14,6 +14,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from discovery.inner import TrainConfig
+from discovery.inspection import trace_lifetime
 from envs.gridworld import make_gridworld
 from meta_objectives import LPG, PPO, TALPG
 from meta_objectives.base import Progress, Rollout
@@ -23,7 +24,6 @@ from meta_objectives.lpg_analysis import (
     plot_temporal_inputs,
     plot_trajectory,
     targets_at_fractions,
-    trace_lifetime,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
