@@ -5,6 +5,15 @@ arrays; this package imports `envs` only and sees scores as arrays the caller co
 """
 
 from environment_design.base import LevelSource
+from environment_design.scores import (
+    algorithmic_regret,
+    l1_value_loss,
+    max_episode_return,
+    max_mc,
+    positive_value_loss,
+    random_scores,
+    update_max_return,
+)
 from environment_design.sources import (
     Fixed,
     Sampled,
@@ -15,6 +24,7 @@ from environment_design.sources import (
 )
 
 __all__ = [
-    "Fixed", "LevelSource", "Sampled", "gridworld_generator", "gridworld_mutate",
-    "space_generator", "space_mutate",
+    "Fixed", "LevelSource", "Sampled", "algorithmic_regret", "gridworld_generator",
+    "gridworld_mutate", "l1_value_loss", "max_episode_return", "max_mc", "positive_value_loss",
+    "random_scores", "space_generator", "space_mutate", "update_max_return",
 ]
