@@ -5,6 +5,14 @@ arrays; this package imports `envs` only and sees scores as arrays the caller co
 """
 
 from environment_design.base import LevelSource
+from environment_design.plr import (
+    ACCEL,
+    PLR,
+    LevelBuffer,
+    SampleKind,
+    buffer_stats,
+    train_on_last,
+)
 from environment_design.scores import (
     algorithmic_regret,
     l1_value_loss,
@@ -24,7 +32,8 @@ from environment_design.sources import (
 )
 
 __all__ = [
-    "Fixed", "LevelSource", "Sampled", "algorithmic_regret", "gridworld_generator",
-    "gridworld_mutate", "l1_value_loss", "max_episode_return", "max_mc", "positive_value_loss",
-    "random_scores", "space_generator", "space_mutate", "update_max_return",
+    "ACCEL", "PLR", "Fixed", "LevelBuffer", "LevelSource", "SampleKind", "Sampled",
+    "algorithmic_regret", "buffer_stats", "gridworld_generator", "gridworld_mutate",
+    "l1_value_loss", "max_episode_return", "max_mc", "positive_value_loss", "random_scores",
+    "space_generator", "space_mutate", "train_on_last", "update_max_return",
 ]
