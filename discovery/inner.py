@@ -286,19 +286,22 @@ def set_learning_rate(opt_state: dict, lr: jax.Array) -> dict:
 
 
 def make_collect(env: Any, net: ActorCritic, rule: UpdateRule, cfg: TrainConfig):
-    """`collect(params, obs_stats, env_state, obs, env_params, key, num_steps, keep_states=False)
-    -> (Rollout, env_state, last_obs, extras)`: the agent acts (sampled actions) for `num_steps`
-    steps in the (wrapped, auto-resetting) envs of `env_state` / `obs` ([B, ...]).
+    """`collect(params, obs_stats, env_state, obs, env_params, key, num_steps, keep_states=False,
+    per_env_params=False) -> (Rollout, env_state, last_obs, extras)`: the agent acts (sampled
+    actions) for `num_steps` steps in the (wrapped, auto-resetting) envs of `env_state` / `obs`
+    ([B, ...]), all on `env_params` or, with `per_env_params`, each on its own level.
 
     `extras` holds the per-step `episode_return` and `episode_done` ([T, B]) and, with
-    `keep_states`, the env state at every s_t (`env_state`, leading axis T). `num_steps` and
-    `keep_states` are static. Rewards are the env's (normalisation is the trainer's business).
+    `keep_states`, the env state at every s_t (`env_state`, leading axis T). `num_steps`,
+    `keep_states` and `per_env_params` are static. Rewards are the env's (normalisation is the
+    trainer's business).
     """
     forward = agent_forward(net, cfg)
     bootstrap = bootstraps_truncation(env, cfg)
 
     def collect(params: Any, stats: ObsStats, env_state: Any, obs: jax.Array, env_params: Any,
-                key: jax.Array, num_steps: int, keep_states: bool = False):
+                key: jax.Array, num_steps: int, keep_states: bool = False,
+                per_env_params: bool = False):
         def policy(obs, k):
             out = forward(params, stats, obs)
             action = out.policy.sample(k)
@@ -317,7 +320,7 @@ def make_collect(env: Any, net: ActorCritic, rule: UpdateRule, cfg: TrainConfig)
                     t.extras, t.info["final_observation"], extras)
 
         env_state, last_obs, data = unroll(env, env_params, policy, env_state, obs, key,
-                                           num_steps, keep)
+                                           num_steps, keep, per_env_params)
         obs, action, reward, term, trunc, out, final_obs, extras = data
         value, pred = out["value"], out["prediction"]
         last = forward(params, stats, last_obs)
@@ -346,7 +349,10 @@ class Trainer:
     init(meta_params, env_params, key, num_updates=None) -> TrainState
     advance(meta_params, env_params, state, start, length) -> (TrainState, UpdateLog)
     finish(env_params, state, log) -> TrainResult         (log: [cfg.num_updates] arrays)
-    collect(params, obs_stats, env_state, obs, env_params, key, num_steps, keep_states=False)
+    collect(params, obs_stats, env_state, obs, env_params, key, num_steps, keep_states=False,
+            per_env_params=False) -> (Rollout, env_state, last_obs, extras)
+    learn(meta_params, state, rollout, targets, progress, key)
+        -> (params, opt_state, obs_stats, metrics)        (one update's epochs x minibatches)
     evaluate(params, obs_stats, env_params, key) -> mean first-episode return of fresh envs
     forward(params, obs_stats, obs, method=None) -> AgentOutput
     """
@@ -356,6 +362,7 @@ class Trainer:
     advance: Callable[..., tuple[TrainState, UpdateLog]]
     finish: Callable[..., TrainResult]
     collect: Callable[..., Any]
+    learn: Callable[..., Any]
     evaluate: Callable[..., jax.Array]
     forward: Callable[..., Any]
     network: ActorCritic
@@ -399,18 +406,11 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         return TrainState(params, tx.init(params), env_state, obs, stats,
                           RewardStats.init(cfg.num_envs), jnp.float32(jnp.nan), horizon, k_loop)
 
-    def update(meta_params: Any, env_params: Any, state: TrainState, n: jax.Array):
-        progress = Progress(step=n, horizon=state.horizon)
-        k_roll, k_perm = jax.random.split(jax.random.fold_in(state.key, n))
-        rollout, env_state, last_obs, extras = rollout_fn(
-            state.params, state.obs_stats, state.env_state, state.obs, env_params, k_roll,
-            cfg.num_steps)
-        ep_ret, ep_done = extras["episode_return"], extras["episode_done"]
-        reward_stats = state.reward_stats
-        if cfg.normalize_reward:
-            reward_stats, scaled = reward_stats.normalize(rollout.reward, rollout.done, gamma)
-            rollout = rollout._replace(reward=scaled)
-        targets = rule.targets(meta_params, rollout, progress)
+    def learn(meta_params: Any, state: TrainState, rollout: Rollout,
+              targets: dict[str, jax.Array], progress: Progress, key: jax.Array):
+        """The rule's epochs x minibatches on one rollout (and its targets) at `progress`:
+        `(params, opt_state, obs_stats, metrics)` (lr annealed by n/N; the observation
+        statistics the rollout acted with are used, then updated with its observations)."""
         batch = {**rollout._asdict(), **targets}
         batch = jax.tree.map(lambda x: x.reshape(batch_size, *x.shape[2:]), batch)
         stats = state.obs_stats  # the statistics the rollout acted with (ratio 1 at lr 0)
@@ -432,12 +432,28 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
 
         opt_state = state.opt_state
         if cfg.anneal_lr:
-            opt_state = set_learning_rate(opt_state, cfg.lr * (1.0 - n / state.horizon))
+            opt_state = set_learning_rate(opt_state,
+                                          cfg.lr * (1.0 - progress.step / progress.horizon))
         (params, opt_state), metrics = jax.lax.scan(
-            epoch, (state.params, opt_state), jax.random.split(k_perm, cfg.update_epochs))
+            epoch, (state.params, opt_state), jax.random.split(key, cfg.update_epochs))
         if cfg.normalize_obs:
             stats = stats.update(rollout.obs)
+        return params, opt_state, stats, jax.tree.map(jnp.mean, metrics)
 
+    def update(meta_params: Any, env_params: Any, state: TrainState, n: jax.Array):
+        progress = Progress(step=n, horizon=state.horizon)
+        k_roll, k_learn = jax.random.split(jax.random.fold_in(state.key, n))
+        rollout, env_state, last_obs, extras = rollout_fn(
+            state.params, state.obs_stats, state.env_state, state.obs, env_params, k_roll,
+            cfg.num_steps)
+        ep_ret, ep_done = extras["episode_return"], extras["episode_done"]
+        reward_stats = state.reward_stats
+        if cfg.normalize_reward:
+            reward_stats, scaled = reward_stats.normalize(rollout.reward, rollout.done, gamma)
+            rollout = rollout._replace(reward=scaled)
+        targets = rule.targets(meta_params, rollout, progress)
+        params, opt_state, stats, metrics = learn(meta_params, state, rollout, targets,
+                                                  progress, k_learn)
         episodes = jnp.sum(ep_done)
         mean_return = jnp.sum(ep_ret) / jnp.maximum(episodes, 1)
         last_return = jnp.where(episodes > 0, mean_return, state.last_return)
@@ -446,7 +462,6 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
                              last_return=last_return)
         active = n < state.horizon
         new = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, state)
-        metrics = jax.tree.map(jnp.mean, metrics)
         return new, UpdateLog(new.last_return, jnp.where(active, episodes, 0),
                               jnp.sum(ep_ret) * active, metrics)
 
@@ -491,4 +506,5 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         return finish(env_params, state, log)
 
     return Trainer(train=train, init=init, advance=advance, finish=finish, collect=rollout_fn,
-                   evaluate=evaluate, forward=forward, network=net, config=cfg, measure=measure)
+                   learn=learn, evaluate=evaluate, forward=forward, network=net, config=cfg,
+                   measure=measure)

@@ -43,9 +43,14 @@ class Transition(NamedTuple):
 
 def unroll(env: Any, env_params: Any, policy: Policy, env_state: Any, obs: jax.Array,
            key: jax.Array, num_steps: int,
-           keep: Callable[[Transition], Any] | None = None) -> tuple[Any, jax.Array, Any]:
-    """Step the batch `num_steps` times (static): `(env_state, last_obs, kept [T, B, ...])`."""
-    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+           keep: Callable[[Transition], Any] | None = None,
+           per_env_params: bool = False) -> tuple[Any, jax.Array, Any]:
+    """Step the batch `num_steps` times (static): `(env_state, last_obs, kept [T, B, ...])`.
+
+    `per_env_params` (static): `env_params` carries a leading batch axis, one level per env
+    (auto-reset then replays each env's own level).
+    """
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, 0 if per_env_params else None))
     keep = (lambda t: t) if keep is None else keep
 
     def one_step(carry, k):
@@ -63,10 +68,12 @@ def unroll(env: Any, env_params: Any, policy: Policy, env_state: Any, obs: jax.A
     return env_state, obs, kept
 
 
-def reset_batch(env: Any, env_params: Any, key: jax.Array, num_envs: int) -> tuple[jax.Array,
-                                                                                   Any]:
-    """`num_envs` fresh environments: `(obs [B, ...], env_state)`."""
-    return jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), env_params)
+def reset_batch(env: Any, env_params: Any, key: jax.Array, num_envs: int,
+                per_env_params: bool = False) -> tuple[jax.Array, Any]:
+    """`num_envs` fresh environments: `(obs [B, ...], env_state)` (`per_env_params`: one level
+    per env, `env_params` with a leading axis of `num_envs`)."""
+    return jax.vmap(env.reset, in_axes=(0, 0 if per_env_params else None))(
+        jax.random.split(key, num_envs), env_params)
 
 
 def random_policy(action_space: Any) -> Policy:
