@@ -355,6 +355,7 @@ class Trainer:
         -> (params, opt_state, obs_stats, metrics)        (one update's epochs x minibatches)
     evaluate(params, obs_stats, env_params, key) -> mean first-episode return of fresh envs
     forward(params, obs_stats, obs, method=None) -> AgentOutput
+    reset(env_params, key) -> (obs, env_state) of one fresh (wrapped) environment
     """
 
     train: Callable[..., TrainResult]
@@ -365,6 +366,7 @@ class Trainer:
     learn: Callable[..., Any]
     evaluate: Callable[..., jax.Array]
     forward: Callable[..., Any]
+    reset: Callable[..., Any]
     network: ActorCritic
     config: TrainConfig
     measure: str  # the fitness measure `finish` reports as `final_return`
@@ -506,5 +508,6 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         return finish(env_params, state, log)
 
     return Trainer(train=train, init=init, advance=advance, finish=finish, collect=rollout_fn,
-                   learn=learn, evaluate=evaluate, forward=forward, network=net, config=cfg,
-                   measure=measure)
+                   learn=learn, evaluate=evaluate, forward=forward,
+                   reset=lambda env_params, key: env.reset(key, env_params), network=net,
+                   config=cfg, measure=measure)
