@@ -14,6 +14,7 @@ import yaml
 from discovery.es import ESConfig
 from discovery.inner import TrainConfig
 from discovery.presets import TRAIN_PRESETS
+from discovery.validate import check_fields, check_options
 
 MINATAR = ("Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar")
 
@@ -28,6 +29,7 @@ class RuleConfig:
     def __post_init__(self) -> None:
         from meta_objectives import RULES
 
+        check_fields(self, "rule")
         if self.name not in RULES:
             raise ValueError(f"rule.name: unknown rule '{self.name}' (known: "
                              f"{', '.join(sorted(RULES))})")
@@ -36,6 +38,8 @@ class RuleConfig:
         if bad:
             raise ValueError(f"rule.options: {bad} are not options of '{self.name}' "
                              f"(options: {sorted(fields)})")
+        object.__setattr__(self, "options", check_options(RULES[self.name], self.options,
+                                                          "rule.options"))
 
     def build(self):
         from meta_objectives import make_rule
@@ -63,6 +67,7 @@ class DiscoveryConfig:
     def __post_init__(self) -> None:
         import envs as env_registry
 
+        check_fields(self)
         if not self.envs:
             raise ValueError("envs: at least one training environment is needed")
         for name in self.envs:
@@ -206,5 +211,8 @@ def apply_overrides(cfg: DiscoveryConfig, overrides: list[str]) -> DiscoveryConf
         if keys[-1] not in node and not (len(keys) > 1 and keys[-2] == "options"):
             raise ValueError(f"override '{path}': unknown field '{keys[-1]}' (fields: "
                              f"{sorted(node)})")
-        node[keys[-1]] = yaml.safe_load(raw)
+        try:
+            node[keys[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ValueError(f"override '{item}': '{raw}' is not a valid value") from None
     return DiscoveryConfig.from_dict(d)

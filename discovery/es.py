@@ -24,6 +24,8 @@ from evosax.core.fitness_shaping import (
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from discovery.validate import check_fields
+
 STRATEGIES = ("open_es", "snes", "cma_es", "sep_cma_es")
 SHAPINGS = ("centered_rank", "pair_rank", "z_score")
 
@@ -43,6 +45,7 @@ class ESConfig:
     fitness_shaping: str = "centered_rank"  # or "pair_rank" (GROOVE), "z_score"
 
     def __post_init__(self) -> None:
+        check_fields(self, "es")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"es.strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.fitness_shaping not in SHAPINGS:
