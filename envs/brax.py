@@ -26,18 +26,32 @@ through this adapter) among those where every parameter changes the dynamics.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import sys
+import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from brax import envs as brax_envs
-from brax.base import System
 from flax import struct
 from gymnax.environments import environment, spaces
 
 from envs.params import Box, ParamSpace
+
+# mujoco.mjx prints "Failed to import warp" for its optional GPU backend on every import, and
+# brax warns on every model load that it is unmaintained: neither says anything actionable here.
+_IMPORT_NOISE = ("Failed to import warp", "Failed to import mujoco_warp")
+with contextlib.redirect_stdout(io.StringIO()) as _printed:
+    from brax import envs as brax_envs
+    from brax.base import System
+for _line in _printed.getvalue().splitlines():
+    if _line and not _line.startswith(_IMPORT_NOISE):
+        print(_line, file=sys.stdout)
+warnings.filterwarnings("ignore", message="Brax System, piplines and environments are not "
+                        "actively being maintained", category=UserWarning)
 
 # Fastest CPU backend on which every EnvParams field acts; env-steps/s measured for 64 envs with
 # random actions through this adapter (2 shared CPU cores, so only the ratios mean much).

@@ -1,4 +1,4 @@
-"""Schedule the heaviest test files first.
+"""Schedule the heaviest test files first; share one compilation cache per session.
 
 CI runs the suite on two xdist workers that take whole files (`--dist loadfile`) in collection
 order, so a heavy file collected last runs alone at the end. Sorting files by their rough cost
@@ -7,6 +7,10 @@ keeps both workers busy until the end. Tests inside a file keep their order.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+import tempfile
 
 FILE_COST = {
     "test_lpg_discovery.py": 215,
@@ -25,3 +29,12 @@ FILE_COST = {
 
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: -FILE_COST.get(item.path.name, 0))  # stable: file order kept
+
+
+def pytest_configure(config):
+    """One JAX compilation cache per test session, shared by the xdist workers (they inherit the
+    controller's environment) and by the subprocesses tests start; never the user's own."""
+    if "RLDISCO_COMPILE_CACHE" not in os.environ:
+        path = tempfile.mkdtemp(prefix="rldisco-test-jax-cache-")
+        os.environ["RLDISCO_COMPILE_CACHE"] = path
+        config.add_cleanup(lambda: shutil.rmtree(path, ignore_errors=True))
