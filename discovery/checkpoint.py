@@ -7,7 +7,8 @@ so a resume can tell whether the config was changed since.
 
 Damage: a step whose files cannot be read back (truncated data, empty metadata) is moved aside
 to `checkpoints/corrupt-<step>` (kept for inspection, never deleted) and the newest intact step
-is used instead. Orbax itself removes the temporary directory of a save cut short by a kill.
+is used instead. The temporary directory of a save cut short by a kill is removed by orbax when
+the run is next opened for writing.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class Checkpointer:
         self.directory = Path(directory).expanduser().resolve()  # orbax needs absolute paths
         self.manager = ocp.CheckpointManager(
             self.directory, item_handlers=_handlers(),
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                                 cleanup_tmp_directories=True))
 
     def save(self, generation: int, es_state: Any, meta_params: Any, meta: dict) -> None:
         self.manager.save(generation, args=ocp.args.Composite(

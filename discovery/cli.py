@@ -8,6 +8,7 @@ Ctrl-C. Errors are one line on stderr; `--debug` (or RLDISCO_DEBUG=1) shows the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -38,10 +39,9 @@ def _cmd_envs(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from discovery.rundir import check_writable
+    from discovery.rundir import check_creatable
 
-    _writable_parent(Path(args.runs_dir))
-    check_writable(args.runs_dir, "runs are written there (choose another --runs-dir)")
+    check_creatable(args.runs_dir, "runs are written there (choose another --runs-dir)")
     _compile_cache(args)
     import jax
 
@@ -84,7 +84,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_discover(args: argparse.Namespace) -> int:
-    from discovery.rundir import RunDirError, check_writable, read_yaml
+    with contextlib.ExitStack() as held:  # the run's lock, released when the command ends
+        return _discover(args, held)
+
+
+def _discover(args: argparse.Namespace, held: contextlib.ExitStack) -> int:
+    from discovery.rundir import RunDir, check_creatable, check_writable, read_yaml
     from discovery.runlock import RunLock
 
     # Everything that can refuse without jax comes first, so a busy or unwritable run is
@@ -95,13 +100,11 @@ def _cmd_discover(args: argparse.Namespace) -> int:
                              "--preset/--config (key=value overrides are checked against "
                              "the run's checkpoint)")
         path = Path(args.resume).expanduser()
-        if not path.is_dir():
-            raise RunDirError(f"no run directory at {path.resolve()}")
+        RunDir.open(path, "discover")  # a run of the right kind with a readable config
         check_writable(path, "resuming writes metrics and checkpoints into the run")
-        RunLock(path).acquire()  # held until the process ends
+        held.enter_context(RunLock(path))
     else:
-        _writable_parent(Path(args.runs_dir))
-        check_writable(args.runs_dir, "runs are written there (choose another --runs-dir)")
+        check_creatable(args.runs_dir, "runs are written there (choose another --runs-dir)")
         base_dict = read_yaml(args.config) if args.config else None
     _compile_cache(args)
     from discovery.config import DiscoveryConfig, apply_overrides, preset
@@ -124,7 +127,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         cfg = apply_overrides(base, args.overrides)
         name = args.name or f"{args.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = start_run(cfg, Path(args.runs_dir) / name)
-        RunLock(run.path).acquire()
+        held.enter_context(RunLock(run.path))
     print(f"run directory: {run.path}")
     args.run_path = run.path  # for error messages
     trackers = None
@@ -167,11 +170,6 @@ def _compile_cache(args: argparse.Namespace) -> None:
     from discovery.compile_cache import enable_compile_cache
 
     enable_compile_cache("off" if args.no_compile_cache else None)
-
-
-def _writable_parent(path: Path) -> None:
-    """Create `path` (and parents) if missing; an OSError says why it cannot be."""
-    path.expanduser().mkdir(parents=True, exist_ok=True)
 
 
 def _asdict(cfg) -> dict:

@@ -14,6 +14,8 @@ from discovery.signals import Stopped
 BAD_INPUT = 2
 FAILURE = 1
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+BAD_PATHS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+             PermissionError)  # a path given that cannot be used: bad input
 DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded")
 
 
@@ -32,8 +34,8 @@ def describe(error: BaseException, run_path: Path | None = None) -> tuple[int, s
                          f"checkpoint was lost{hint}")
     if os_error is not None:
         name = os_error.filename or ""
-        code = BAD_INPUT if isinstance(os_error, FileNotFoundError | PermissionError) or \
-            os_error.errno == errno.EROFS else FAILURE
+        code = BAD_INPUT if isinstance(os_error, BAD_PATHS) or os_error.errno == errno.EROFS \
+            else FAILURE
         return code, f"{name}: {os_error.strerror or first_line(os_error)}" if name else \
             first_line(os_error)
     if isinstance(error, ValueError):

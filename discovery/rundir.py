@@ -67,6 +67,16 @@ def check_writable(path: str | Path, purpose: str) -> None:
         raise RunDirError(f"{path} is not writable ({e.strerror}); {purpose}") from None
 
 
+def check_creatable(path: str | Path, purpose: str) -> None:
+    """RunDirError unless directory `path` exists and is writable or could be created (its
+    nearest existing ancestor is a writable directory). Creates nothing."""
+    path = Path(path).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise RunDirError(f"{existing} is not a directory; {purpose}")
+    check_writable(existing, purpose)
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` by `text` all at once (a kill leaves the old or the new file)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -92,11 +102,14 @@ class RunDir:
     def create(cls, path: str | Path, kind: str, config: dict[str, Any]) -> RunDir:
         """Make a new run directory of `kind` ("train", "discover", ...) with its config."""
         run = cls(path)
+        exists = RunDirError(f"run directory {run.path} already exists; pass --resume to "
+                             "continue it or choose another --name")
+        if run.config_path.exists():
+            raise exists  # (before locking: the run may be live)
         run.path.mkdir(parents=True, exist_ok=True)
         with RunLock(run.path):
             if not run.is_unused():
-                raise RunDirError(f"run directory {run.path} already exists; pass --resume to "
-                                  "continue it or choose another --name")
+                raise exists
             for sub in SUBDIRS:
                 (run.path / sub).mkdir(exist_ok=True)
             run.write_config({"kind": kind, **config})

@@ -88,7 +88,7 @@ def _integer(value: Any, name: str) -> int:
     if isinstance(value, str):
         value = _parse_number(value, name, "an integer")
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if not -INT_BOUND <= value < INT_BOUND:
