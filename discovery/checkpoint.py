@@ -55,11 +55,14 @@ class Checkpointer:
                                                  cleanup_tmp_directories=True))
 
     def save(self, generation: int, es_state: Any, meta_params: Any, meta: dict) -> None:
-        self.manager.save(generation, args=ocp.args.Composite(
-            es_state=ocp.args.StandardSave(es_state),
-            meta_params=ocp.args.StandardSave(meta_params),
-            meta=ocp.args.JsonSave({"generation": generation, **meta})))
-        self.manager.wait_until_finished()
+        """Write checkpoint `generation` and wait until it is on disk; a failure (a full disk)
+        raises here, once, and orbax's own error logs from its writer threads are held back."""
+        with quiet_orbax(logging.CRITICAL):
+            self.manager.save(generation, args=ocp.args.Composite(
+                es_state=ocp.args.StandardSave(es_state),
+                meta_params=ocp.args.StandardSave(meta_params),
+                meta=ocp.args.JsonSave({"generation": generation, **meta})))
+            self.manager.wait_until_finished()
 
     def latest(self) -> int | None:
         return self.manager.latest_step()
@@ -111,7 +114,7 @@ class Checkpointer:
             try:
                 meta = self.read_meta(step)
                 stored = self.stored_shapes(step)
-            except Exception as e:  # noqa: BLE001 - any read failure means a damaged step
+            except Exception as e:  # any read failure means a damaged step
                 self._set_aside(step, e, echo)
                 continue
             if check is not None:
@@ -124,7 +127,7 @@ class Checkpointer:
                     "changed config cannot continue this run; start a new run instead")
             try:
                 es_state, meta_params, meta = self.restore(es_state_template, step)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # the data cannot be read back: damaged
                 self._set_aside(step, e, echo)
                 continue
             return Restored(es_state, meta_params, meta, step)
@@ -154,7 +157,8 @@ def load_meta_params(checkpoint_dir: str | Path, step: int | None = None) -> tup
     read-only path: evaluation may run on a run it does not own)."""
     directory = Path(checkpoint_dir).expanduser().resolve()
     options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0)
-    manager = ocp.CheckpointManager(directory, item_handlers=_handlers(), options=options)
+    with quiet_orbax():  # (orbax warns that a read-only manager's directory is read-only)
+        manager = ocp.CheckpointManager(directory, item_handlers=_handlers(), options=options)
     try:
         steps = sorted(manager.all_steps(), reverse=True) if step is None else [step]
         if not steps:
@@ -165,7 +169,7 @@ def load_meta_params(checkpoint_dir: str | Path, step: int | None = None) -> tup
                     r = manager.restore(s, args=ocp.args.Composite(
                         meta_params=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
                 return jax.tree.map(np.asarray, r.meta_params), r.meta
-            except Exception as e:  # noqa: BLE001 - a damaged step: try the one before
+            except Exception as e:  # a damaged step: try the one before
                 if step is not None:
                     raise
                 print(f"warning: checkpoint {s} in {directory} is damaged "
@@ -177,17 +181,18 @@ def load_meta_params(checkpoint_dir: str | Path, step: int | None = None) -> tup
 
 
 @contextlib.contextmanager
-def quiet_orbax() -> Iterator[None]:
-    """Keep orbax/tensorstore's own failure chatter (absl warnings, tracebacks of abandoned
-    coroutines) off the terminal while a read may fail; the caller reports the failure."""
+def quiet_orbax(level: int = logging.ERROR) -> Iterator[None]:
+    """Keep orbax/tensorstore's own failure chatter (absl logs below `level`, tracebacks of
+    abandoned coroutines) off the terminal while an operation may fail; the caller reports the
+    failure."""
     absl = logging.getLogger("absl")
-    level, hook = absl.level, sys.unraisablehook
-    absl.setLevel(logging.ERROR)
+    previous, hook = absl.level, sys.unraisablehook
+    absl.setLevel(level)
     sys.unraisablehook = lambda _: None
     try:
         yield
     finally:
-        absl.setLevel(level)
+        absl.setLevel(previous)
         sys.unraisablehook = hook
 
 

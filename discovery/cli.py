@@ -134,7 +134,8 @@ def _discover(args: argparse.Namespace, held: contextlib.ExitStack) -> int:
     try:
         trackers = Trackers(str(run.path), tensorboard=args.tensorboard,
                             wandb_project=args.wandb_project, config=cfg.to_dict())
-        with StopSignals() as stop:
+        on_idle_stop = _stop_now(args.command) if args.standalone else None
+        with StopSignals(on_idle_stop=on_idle_stop) as stop:
             result = run_discovery(cfg, run, resume=bool(args.resume), trackers=trackers,
                                    allow_config_change=args.allow_config_change, stop=stop)
     except Exception as e:
@@ -164,6 +165,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                  total_timesteps=args.total_timesteps, baselines=tuple(args.baselines),
                  seed=args.seed)
     return 0
+
+
+def _stop_now(command: str):
+    """What a stop with nothing unsaved does (from the signal watcher): say so and exit."""
+
+    def stop_now(stopped: Exception) -> None:
+        print(f"rldisco {command}: {stopped}", file=sys.stderr)
+        errors.exit_now(stopped.exit_code)
+
+    return stop_now
 
 
 def _compile_cache(args: argparse.Namespace) -> None:
@@ -244,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
+    args.standalone = argv is None  # the process is ours: a stop may exit it at once
     debug = getattr(args, "debug", False) or os.environ.get("RLDISCO_DEBUG", "") not in ("", "0")
     if not debug:
         from discovery.compile_cache import quiet_cache_loads
@@ -258,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         stopped = errors.as_stopped(e)
         if stopped is not None:  # SIGTERM / SIGINT: saved and stopped, not an error
             print(f"rldisco {args.command}: {e}", file=sys.stderr)
-            if stopped.abandoned_work and argv is None:
+            if stopped.abandoned_work and args.standalone:
                 errors.exit_now(stopped.exit_code)  # don't wait for the abandoned computation
             return stopped.exit_code
         if debug:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def describe(error: BaseException, run_path: Path | None = None) -> tuple[int, s
     """(exit code, one line) for `error`; `run_path` (if a run was opened) for resume hints."""
     os_error = _in_chain(error, OSError)
     if _disk_full(error, os_error):
-        where = f" writing {os_error.filename}" if os_error and os_error.filename else ""
+        path = os_error.filename if os_error and os_error.filename else _quoted_path(error)
+        where = f" writing {path}" if path else ""
         hint = (f": free space, then continue with: rldisco discover --resume {run_path}"
                 if run_path else ": free space and retry")
         return FAILURE, (f"no space left on the device{where}; nothing before the last "
@@ -67,6 +69,16 @@ def _chain(error: BaseException | None) -> list[BaseException]:
 
 def _in_chain(error: BaseException, kind: type) -> BaseException | None:
     return next((e for e in _chain(error) if isinstance(e, kind)), None)
+
+
+def _quoted_path(error: BaseException) -> str | None:
+    """The first quoted absolute path in the messages of `error`'s chain (tensorstore names the
+    file it failed to write only in its message)."""
+    for e in _chain(error):
+        match = re.search(r'"(/[^"]+)"', str(e))
+        if match:
+            return match.group(1)
+    return None
 
 
 def _disk_full(error: BaseException, os_error: OSError | None) -> bool:

@@ -127,6 +127,13 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
                                             allow_config_change=allow_config_change,
                                             echo=echo)
         es_state, saved = place(es_state), (done if done else None)
+
+    def saved_text() -> str:
+        held = (f"checkpoint {done} holds generation {done}/{cfg.generations}" if done
+                else "nothing to save before the first generation")
+        return f"{held}; continue with: rldisco discover --resume {run.path}"
+
+    stop.idle(saved_text())  # a stop while baselines or compilation run loses nothing
     echo(f"population of {cfg.es.population_size} sharded over {mesh.devices.size} "
          f"{jax.devices()[0].platform} device(s)")
     baselines = load_baselines(cfg, run, k_baseline, echo)
@@ -156,12 +163,11 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
         if done and saved != done:
             save(done)
             saved = done
-        what = (f"checkpoint {done} holds generation {done}/{cfg.generations}" if done
-                else "nothing to save before the first generation")
         ckpt.close()
+        held, hint = saved_text().split("; ", 1)
         stop.raise_if_requested(
-            f"{what}{'; the generations in flight were abandoned' if abandoned else ''}; "
-            f"continue with: rldisco discover --resume {run.path}", abandoned_work=abandoned)
+            f"{held}{'; the generations in flight were abandoned' if abandoned else ''}; "
+            f"{hint}", abandoned_work=abandoned)
 
     fitness_history = [np.asarray(r["fitness"], dtype=float) for r in run.metrics()
                        if "fitness" in r]
@@ -171,8 +177,11 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
     chunks_done = 0
     while done < cfg.generations:
         stop_here(abandoned=False)
+        if saved == done or not done:
+            stop.idle(saved_text())  # a stop while the chunk compiles loses nothing
         length = min(cfg.chunk, cfg.generations - done)
         new_state, log = run_chunk(es_state, jnp.int32(done), length)
+        stop.busy()  # from here this thread answers a stop (it polls while the chunk runs)
         if not stop.wait((new_state, log)):
             stop_here(abandoned=True)
         es_state = new_state

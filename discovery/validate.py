@@ -5,8 +5,9 @@ of the wrong type fails at construction with one line naming the field, before r
 (which then never see NaN, infinity or a bool posing as an int) and long before jax.
 
 Accepted forms, by annotation:
-  int              an int (not a bool); a number written as text (`"1e8"`) if it is whole
-  float            a finite int or float; a number written as text (`"3e-4"`: YAML 1.1 reads
+  int              an integer (numpy's too, not a bool); a whole number written as text
+                   (`"1e8"`) or as a float (`8.0`)
+  float            a finite real number; a number written as text (`"3e-4"`: YAML 1.1 reads
                    exponents without a dot as strings)
   bool, str        exactly that type
   X | None         None or an X
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import types
 import typing
 from typing import Any
@@ -89,8 +91,9 @@ def _integer(value: Any, name: str) -> int:
         value = _parse_number(value, name, "an integer")
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if _is_bool(value) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
     if not -INT_BOUND <= value < INT_BOUND:
         raise ValueError(f"{name} must fit in 64 bits, got {value!r}")
     return value
@@ -99,11 +102,15 @@ def _integer(value: Any, name: str) -> int:
 def _number(value: Any, name: str) -> float:
     if isinstance(value, str):
         value = _parse_number(value, name, "a number")
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if _is_bool(value) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or type(value).__name__ == "bool_"  # numpy's bool too
 
 
 def _parse_number(text: str, name: str, what: str) -> float | int:

@@ -6,6 +6,7 @@ FAULT is one of (N counts calls within this process, from 1):
   none                   no fault
   kill-in-baselines      SIGKILL while the PPO / random baselines are computed
   kill-in-compile        SIGKILL while the generation is traced for compilation
+  int-in-compile         SIGINT while the generation is traced for compilation
   pause-in-row:G         write half of generation G's metrics row, print PAUSED, wait to be killed
   kill-in-checkpoint:N   SIGKILL while the N-th checkpoint is being written (after orbax started)
   kill-in-chunk:N        SIGKILL while the N-th chunk is computed
@@ -56,14 +57,16 @@ def install(fault: str, patch: Callable[[Any, str, Any], None] = setattr) -> Non
         return
     if name == "kill-in-baselines":
         patch(run, "compute_baselines", lambda *args, **kwargs: _die())
-    elif name == "kill-in-compile":
+    elif name in ("kill-in-compile", "int-in-compile"):
         real_make = run.make_generation
 
         def make_generation(*args, **kwargs):
             generation = real_make(*args, **kwargs)
 
             def traced(*a, **k):
-                _die()
+                if name == "kill-in-compile":
+                    _die()
+                os.kill(os.getpid(), signal.SIGINT)
                 return generation(*a, **k)
             return traced
 

@@ -132,25 +132,29 @@ def test_a_run_killed_and_stopped_at_every_stage_ends_as_if_never_interrupted(
     assert any("tmp" in s for s in _steps(run)), _steps(run)
     assert "Persistent compilation cache hit for 'jit_run_chunk'" in log
 
-    # Ctrl-C with a chunk in flight: what is done is saved (checkpoint 3), exit 130.
-    rc, log = _in_process(capsys, monkeypatch, "int-in-chunk:2", *resume)
+    # Ctrl-C while compiling: nothing is unsaved, so the process stops at once (without
+    # waiting for the compilation), saying what the checkpoints hold; exit 130.
+    rc, log = _run(runs_dir, "6-sigint", "int-in-compile", *resume)
     assert rc == 130, log[-3000:]
-    assert "Traceback" not in log and log.strip().splitlines()[-1].startswith(
-        "rldisco discover: stopped by SIGINT: checkpoint 3 holds generation 3/6")
-    assert _steps(run) == ["2", "3"]
+    assert "Traceback" not in log and log.strip().splitlines()[-1] == (
+        "rldisco discover: stopped by SIGINT: checkpoint 2 holds generation 2/6; continue "
+        f"with: rldisco discover --resume {run}")
+    assert _steps(run) == ["2"] and [r["generation"] for r in _records(run)] == [0, 1]
 
-    # SIGKILL mid-chunk; then the newest checkpoint is damaged on disk.
-    rc, log = _run(runs_dir, "7-chunk", "kill-in-chunk:2", *resume)
+    # SIGKILL mid-chunk, after a checkpoint; then that newest checkpoint is damaged on disk.
+    rc, log = _run(runs_dir, "7-chunk", "kill-in-chunk:3", *resume)
     assert rc == -signal.SIGKILL, log[-3000:]
-    for path in (run / "checkpoints" / "3" / "es_state").rglob("*"):
+    assert _steps(run) == ["2", "4"]
+    for path in (run / "checkpoints" / "4" / "es_state").rglob("*"):
         if path.is_file() and path.parent.name == "d":
             path.write_bytes(path.read_bytes()[:10])
 
-    # The last resume falls back to checkpoint 2 and keeps 3 aside.
+    # The last resume falls back to checkpoint 2 and keeps 4 aside.
     rc, log = _in_process(capsys, monkeypatch, "none", *resume)
     assert rc == 0, log[-3000:]
-    assert "checkpoint 3 is damaged" in log and "corrupt-3" in log
-    assert _steps(run) == ["2", "4", "6", "corrupt-3"]
+    assert "checkpoint 4 is damaged" in log and "corrupt-4" in log
+    assert "dropped 2 metrics row(s)" in log
+    assert _steps(run) == ["2", "4", "6", "corrupt-4"]
 
     expected = _records(reference)
     assert [r["generation"] for r in _records(run)] == list(range(GENERATIONS))

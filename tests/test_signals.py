@@ -1,8 +1,10 @@
 """Stop requests: SIGTERM and SIGINT are recorded (the process goes on to a safe point), a
-second Ctrl-C gives up at once, and the previous handlers come back afterwards."""
+second Ctrl-C gives up at once, a stop while nothing is unsaved is answered at once, and the
+previous handlers come back afterwards."""
 
 import os
 import signal
+import threading
 
 import jax.numpy as jnp
 import pytest
@@ -36,3 +38,18 @@ def test_a_second_ctrl_c_gives_up_at_once():
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
         assert stop.requested == signal.SIGINT
+
+
+def test_a_stop_while_nothing_is_unsaved_is_answered_at_once_by_the_watcher():
+    heard, got = threading.Event(), []
+
+    def on_idle_stop(stopped):
+        got.append(stopped)
+        heard.set()
+
+    with StopSignals(on_idle_stop=on_idle_stop) as stop:
+        stop.idle("checkpoint 2 holds generation 2/6")
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert heard.wait(60)
+    assert str(got[0]) == "stopped by SIGTERM: checkpoint 2 holds generation 2/6"
+    assert got[0].exit_code == 75 and stop.requested == signal.SIGTERM
