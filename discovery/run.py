@@ -128,12 +128,14 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
                                             echo=echo)
         es_state, saved = place(es_state), (done if done else None)
 
-    def saved_text() -> str:
-        held = (f"checkpoint {done} holds generation {done}/{cfg.generations}" if done
-                else "nothing to save before the first generation")
-        return f"{held}; continue with: rldisco discover --resume {run.path}"
+    resume_hint = f"continue with: rldisco discover --resume {run.path}"
 
-    stop.idle(saved_text())  # a stop while baselines or compilation run loses nothing
+    def held() -> str:
+        """What the checkpoints hold (said when the run stops)."""
+        return (f"checkpoint {done} holds generation {done}/{cfg.generations}" if done
+                else "nothing to save before the first generation")
+
+    stop.idle(f"{held()}; {resume_hint}")  # a stop during baselines or compilation loses nothing
     echo(f"population of {cfg.es.population_size} sharded over {mesh.devices.size} "
          f"{jax.devices()[0].platform} device(s)")
     baselines = load_baselines(cfg, run, k_baseline, echo)
@@ -164,10 +166,9 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
             save(done)
             saved = done
         ckpt.close()
-        held, hint = saved_text().split("; ", 1)
-        stop.raise_if_requested(
-            f"{held}{'; the generations in flight were abandoned' if abandoned else ''}; "
-            f"{hint}", abandoned_work=abandoned)
+        abandoned_text = "; the generations in flight were abandoned" if abandoned else ""
+        stop.raise_if_requested(f"{held()}{abandoned_text}; {resume_hint}",
+                                abandoned_work=abandoned)
 
     fitness_history = [np.asarray(r["fitness"], dtype=float) for r in run.metrics()
                        if "fitness" in r]
@@ -178,7 +179,7 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
     while done < cfg.generations:
         stop_here(abandoned=False)
         if saved == done or not done:
-            stop.idle(saved_text())  # a stop while the chunk compiles loses nothing
+            stop.idle(f"{held()}; {resume_hint}")  # a stop while the chunk compiles loses nothing
         length = min(cfg.chunk, cfg.generations - done)
         new_state, log = run_chunk(es_state, jnp.int32(done), length)
         stop.busy()  # from here this thread answers a stop (it polls while the chunk runs)

@@ -50,8 +50,7 @@ with contextlib.redirect_stdout(io.StringIO()) as _printed:
 for _line in _printed.getvalue().splitlines():
     if _line and not _line.startswith(_IMPORT_NOISE):
         print(_line, file=sys.stdout)
-warnings.filterwarnings("ignore", message="Brax System, piplines and environments are not "
-                        "actively being maintained", category=UserWarning)
+_UNMAINTAINED = "Brax System, piplines and environments are not actively being maintained"
 
 # Fastest CPU backend on which every EnvParams field acts; env-steps/s measured for 64 envs with
 # random actions through this adapter (2 shared CPU cores, so only the ratios mean much).
@@ -171,8 +170,10 @@ class BraxEnv(environment.Environment[EnvState, EnvParams]):
             raise ValueError(f"backend must be one of {BACKENDS}, got '{backend}'")
         self.env_name = env_name
         self.backend = backend
-        self.brax_env = brax_envs.get_environment(env_name, backend=backend,
-                                                  **(env_kwargs or {}))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_UNMAINTAINED, category=UserWarning)
+            self.brax_env = brax_envs.get_environment(env_name, backend=backend,
+                                                      **(env_kwargs or {}))
         self.base_sys: System = self.brax_env.sys
         obs = jax.eval_shape(self.brax_env.reset, jax.random.PRNGKey(0)).obs
         self.obs_shape: tuple[int, ...] = tuple(obs.shape)
