@@ -1,13 +1,22 @@
-"""`rldisco`: the command line. Subcommands stay thin; the work lives in the library."""
+"""`rldisco`: the command line. Subcommands stay thin; the work lives in the library.
+
+Exit codes: 0 done; 1 an unexpected failure (or a full disk); 2 bad input or a refused request
+(a busy or changed run); 75 stopped by SIGTERM with a checkpoint (resume it); 130 stopped by
+Ctrl-C. Errors are one line on stderr; `--debug` (or RLDISCO_DEBUG=1) shows the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from discovery import errors
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
@@ -30,6 +39,10 @@ def _cmd_envs(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from discovery.rundir import check_creatable
+
+    check_creatable(args.runs_dir, "runs are written there (choose another --runs-dir)")
+    _compile_cache(args)
     import jax
 
     import envs
@@ -71,32 +84,67 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_discover(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as held:  # the run's lock, released when the command ends
+        return _discover(args, held)
+
+
+def _discover(args: argparse.Namespace, held: contextlib.ExitStack) -> int:
+    from discovery.rundir import RunDir, check_creatable, check_writable, read_yaml
+    from discovery.runlock import RunLock
+
+    # Everything that can refuse without jax comes first, so a busy or unwritable run is
+    # refused at once (before the seconds that loading jax takes).
+    if args.resume:
+        if args.preset or args.config:
+            raise ValueError("--resume continues a run with its stored config; drop "
+                             "--preset/--config (key=value overrides are checked against "
+                             "the run's checkpoint)")
+        path = Path(args.resume).expanduser()
+        RunDir.open(path, "discover")  # a run of the right kind with a readable config
+        check_writable(path, "resuming writes metrics and checkpoints into the run")
+        held.enter_context(RunLock(path))
+    else:
+        check_creatable(args.runs_dir, "runs are written there (choose another --runs-dir)")
+        base_dict = read_yaml(args.config) if args.config else None
+    _compile_cache(args)
     from discovery.config import DiscoveryConfig, apply_overrides, preset
     from discovery.logging import Trackers
     from discovery.run import open_run, run_discovery, start_run
+    from discovery.signals import Stopped, StopSignals
 
     if args.resume:
-        if args.preset or args.config or args.overrides:
-            raise ValueError("--resume continues a run with its stored config; drop "
-                             "--preset/--config/overrides")
-        cfg, run = open_run(args.resume)
+        cfg, run = open_run(path)
+        cfg = apply_overrides(cfg, args.overrides) if args.overrides else cfg
     else:
-        if args.config:
-            import yaml
-
-            base = DiscoveryConfig.from_dict(yaml.safe_load(Path(args.config).read_text()))
+        if base_dict is not None:
+            try:
+                base = DiscoveryConfig.from_dict({k: v for k, v in base_dict.items()
+                                                  if k != "kind"})
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{args.config}: {e}") from None
         else:
             base = preset(args.preset or "quickstart")
         cfg = apply_overrides(base, args.overrides)
         name = args.name or f"{args.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = start_run(cfg, Path(args.runs_dir) / name)
+        held.enter_context(RunLock(run.path))
     print(f"run directory: {run.path}")
-    trackers = Trackers(str(run.path), tensorboard=args.tensorboard,
-                        wandb_project=args.wandb_project, config=cfg.to_dict())
+    args.run_path = run.path  # for error messages
+    trackers = None
     try:
-        result = run_discovery(cfg, run, resume=bool(args.resume), trackers=trackers)
+        trackers = Trackers(str(run.path), tensorboard=args.tensorboard,
+                            wandb_project=args.wandb_project, config=cfg.to_dict())
+        on_idle_stop = _stop_now(args.command) if args.standalone else None
+        with StopSignals(on_idle_stop=on_idle_stop) as stop:
+            result = run_discovery(cfg, run, resume=bool(args.resume), trackers=trackers,
+                                   allow_config_change=args.allow_config_change, stop=stop)
+    except Exception as e:
+        if not args.resume and not isinstance(e, Stopped):
+            run.remove_if_empty()  # a start that failed before any work leaves nothing behind
+        raise
     finally:
-        trackers.close()
+        if trackers is not None:
+            trackers.close()
     last = result.fitness[-1]
     print(f"done: {len(result.fitness)} generations; last mean fitness {np.nanmean(last):.3f} "
           f"({cfg.fitness_label}); checkpoints in {run.checkpoints}")
@@ -104,12 +152,35 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from discovery.rundir import RunDirError, check_writable
+
+    path = Path(args.run).expanduser()
+    if not path.is_dir():
+        raise RunDirError(f"no run directory at {path.resolve()}")
+    check_writable(path, "evaluation writes eval/ and plots/ into the run")
+    _compile_cache(args)
     from discovery.evaluate import evaluate_run
 
     evaluate_run(args.run, envs=args.envs, seeds=args.seeds,
                  total_timesteps=args.total_timesteps, baselines=tuple(args.baselines),
                  seed=args.seed)
     return 0
+
+
+def _stop_now(command: str):
+    """What a stop with nothing unsaved does (from the signal watcher): say so and exit."""
+
+    def stop_now(stopped: Exception) -> None:
+        print(f"rldisco {command}: {stopped}", file=sys.stderr)
+        errors.exit_now(stopped.exit_code)
+
+    return stop_now
+
+
+def _compile_cache(args: argparse.Namespace) -> None:
+    from discovery.compile_cache import enable_compile_cache
+
+    enable_compile_cache("off" if args.no_compile_cache else None)
 
 
 def _asdict(cfg) -> dict:
@@ -120,14 +191,25 @@ def _asdict(cfg) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rldisco", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks (also RLDISCO_DEBUG=1)")
+    compiling = argparse.ArgumentParser(add_help=False)
+    compiling.add_argument("--no-compile-cache", action="store_true",
+                           help="do not use the persistent compilation cache "
+                                "(RLDISCO_COMPILE_CACHE=off; default ~/.cache/rldisco/jax)")
+    parser = argparse.ArgumentParser(prog="rldisco", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("envs", help="list every registered environment with its spaces")
+    p = sub.add_parser("envs", help="list every registered environment with its spaces",
+                       parents=[common])
     p.add_argument("--family", help="only names starting with this (e.g. brax/)")
     p.set_defaults(func=_cmd_envs)
 
-    p = sub.add_parser("train", help="train agents with a fixed rule on one environment")
+    p = sub.add_parser("train", help="train agents with a fixed rule on one environment",
+                       parents=[common, compiling])
     p.add_argument("--env", required=True)
     p.add_argument("--rule", default="ppo")
     p.add_argument("--seeds", type=int, default=1)
@@ -141,10 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("discover", help="meta-learn an update rule with ES (or --resume one)")
+    p = sub.add_parser("discover", help="meta-learn an update rule with ES (or --resume one)",
+                       parents=[common, compiling])
     p.add_argument("--preset", help="named configuration (default: quickstart)")
     p.add_argument("--config", help="a YAML config (as written to a run's config.yaml)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed or stopped run")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="on --resume, continue with config changes that alter results "
+                        "(recorded in the run's config_changes.jsonl)")
     p.add_argument("--name", help="run name (default: preset-timestamp)")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
@@ -153,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_discover)
 
     p = sub.add_parser("evaluate", help="train fresh agents with a discovered rule on "
-                                        "held-out environments, against PPO and DPO")
+                                        "held-out environments, against PPO and DPO",
+                       parents=[common, compiling])
     p.add_argument("run", help="a discovery run directory")
     p.add_argument("--envs", nargs="+", required=True)
     p.add_argument("--seeds", type=int, default=16)
@@ -166,12 +253,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
+    args.standalone = argv is None  # the process is ours: a stop may exit it at once
+    debug = getattr(args, "debug", False) or os.environ.get("RLDISCO_DEBUG", "") not in ("", "0")
+    if not debug:
+        from discovery.compile_cache import quiet_cache_loads
+
+        quiet_cache_loads()
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:  # bad input: one clear line, no traceback
-        print(f"rldisco {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"rldisco {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        stopped = errors.as_stopped(e)
+        if stopped is not None:  # SIGTERM / SIGINT: saved and stopped, not an error
+            print(f"rldisco {args.command}: {e}", file=sys.stderr)
+            if stopped.abandoned_work and args.standalone:
+                errors.exit_now(stopped.exit_code)  # don't wait for the abandoned computation
+            return stopped.exit_code
+        if debug:
+            raise
+        code, line = errors.describe(e, getattr(args, "run_path", None))
+        print(f"rldisco {args.command}: error: {line}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

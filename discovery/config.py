@@ -13,8 +13,10 @@ import yaml
 
 from discovery.es import ESConfig
 from discovery.inner import TrainConfig
+from discovery.levels import LevelsConfig
 from discovery.metagrad import MetaGradConfig
 from discovery.presets import TRAIN_PRESETS
+from discovery.validate import check_fields, check_options
 
 OUTER_LOOPS = ("es", "metagrad")
 
@@ -31,6 +33,7 @@ class RuleConfig:
     def __post_init__(self) -> None:
         from meta_objectives import RULES
 
+        check_fields(self, "rule")
         if self.name not in RULES:
             raise ValueError(f"rule.name: unknown rule '{self.name}' (known: "
                              f"{', '.join(sorted(RULES))})")
@@ -39,6 +42,8 @@ class RuleConfig:
         if bad:
             raise ValueError(f"rule.options: {bad} are not options of '{self.name}' "
                              f"(options: {sorted(fields)})")
+        object.__setattr__(self, "options", check_options(RULES[self.name], self.options,
+                                                          "rule.options"))
 
     def build(self):
         from meta_objectives import make_rule
@@ -63,17 +68,17 @@ class DiscoveryConfig:
     seeds_per_member: int = 1
     center_seeds: int = 4  # runs that score the ES mean every generation (0: not scored)
     baseline_seeds: int = 4
-    normalize_fitness: bool = True  # False: fitness is the raw return (no baselines computed)
-    sample_levels: bool = False  # draw fresh levels each generation (gridworld distributions)
+    levels: LevelsConfig = LevelsConfig()  # fixed named envs, sampled levels, PLR or ACCEL
 
     def __post_init__(self) -> None:
         import envs as env_registry
 
+        check_fields(self)
         if not self.envs:
             raise ValueError("envs: at least one training environment is needed")
         for name in self.envs:
             try:
-                env_registry.registry._resolve(name)
+                env_registry.short_name(name)
             except ValueError as e:
                 raise ValueError(f"envs: {e}") from None
         for name in ("generations", "chunk", "checkpoint_every", "seeds_per_member",
@@ -90,13 +95,36 @@ class DiscoveryConfig:
         if self.outer == "metagrad" and len(self.envs) != 1:
             raise ValueError(f"outer=metagrad trains its agents on one environment or level "
                              f"distribution; envs has {len(self.envs)}")
-        if self.sample_levels:
-            from envs.gridworld import DISTRIBUTIONS
+        if self.levels.kind != "fixed" and len(self.envs) != 1:
+            raise ValueError(f"levels.kind={self.levels.kind} draws levels of one environment "
+                             f"(a level distribution such as gridworld/all, or an env whose "
+                             f"ParamSpace is varied); envs has {list(self.envs)}")
+        if self.levels.kind != "fixed" and self.levels.score not in ("regret", "random"):
+            raise ValueError(f"levels.score must be regret or random for discovery, got "
+                             f"{self.levels.score!r} (pvl / maxmc / l1 score agent training)")
 
-            dists = [f"gridworld/{d}" for d in DISTRIBUTIONS]
-            if len(self.envs) != 1 or self.envs[0] not in dists:
-                raise ValueError(f"sample_levels needs exactly one level distribution in envs "
-                                 f"(one of {dists}), got {list(self.envs)}")
+    @property
+    def samples_levels(self) -> bool:
+        """Whether agents train on levels drawn from a level source (not fixed named envs)."""
+        return self.levels.kind != "fixed"
+
+    @property
+    def reference_rule(self) -> str:
+        """The hand-designed rule a curriculum's regret is measured against (GROOVE: A2C for
+        LPG, PPO for LPO)."""
+        if self.levels.reference is not None:
+            return self.levels.reference
+        return "a2c" if self.rule.name in ("lpg", "ta-lpg") else "ppo"
+
+    @property
+    def optimum_normalised(self) -> bool:
+        """Level fitness is the return over the level's exact optimum (tabular grid-worlds)."""
+        import envs as env_registry
+
+        if not self.samples_levels or self.levels.fitness == "raw":
+            return False
+        env, _ = env_registry.make(self.envs[0])
+        return env_registry.family(self.envs[0]).optimum(env) is not None
 
     @property
     def fitness_measure(self) -> str:
@@ -111,16 +139,13 @@ class DiscoveryConfig:
         """What a member's fitness is (for logs and plot axes)."""
         ret = ("final-policy return" if self.fitness_measure == "final_policy"
                else "final return")
-        if self.sample_levels:
-            from envs.gridworld import layout_of
-
-            tabular = layout_of(self.envs[0].split("/", 1)[1]).tabular
-            return f"{ret} / level optimum" if tabular else ret
-        return f"normalised {ret} (PPO = 1)" if self.normalize_fitness else ret
+        if self.samples_levels:
+            return f"{ret} / level optimum" if self.optimum_normalised else ret
+        return f"normalised {ret} (PPO = 1)" if self.fitness_is_ppo_normalised else ret
 
     @property
     def fitness_is_ppo_normalised(self) -> bool:
-        return self.normalize_fitness and not self.sample_levels
+        return self.levels.fitness == "normalized" and not self.samples_levels
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -134,8 +159,9 @@ class DiscoveryConfig:
         unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"unknown config field(s) {unknown}")
+        _migrate_legacy(d)
         nested = {"rule": RuleConfig, "train": TrainConfig, "es": ESConfig,
-                  "metagrad": MetaGradConfig}
+                  "metagrad": MetaGradConfig, "levels": LevelsConfig}
         for key, typ in nested.items():
             if key in d and isinstance(d[key], dict):
                 known = {f.name for f in dataclasses.fields(typ)}
@@ -147,6 +173,21 @@ class DiscoveryConfig:
         if "envs" in d:
             d["envs"] = tuple(d["envs"]) if not isinstance(d["envs"], str) else (d["envs"],)
         return cls(**d)
+
+
+def _migrate_legacy(d: dict[str, Any]) -> None:
+    """Read configs written before the `levels` section (run directories made by earlier
+    versions): `sample_levels: true` is levels.kind sampled, `normalize_fitness: false` is
+    levels.fitness raw."""
+    sample, normalize = d.pop("sample_levels", None), d.pop("normalize_fitness", None)
+    if sample is None and normalize is None:
+        return
+    levels = dict(d.get("levels") or {})
+    if sample:
+        levels.setdefault("kind", "sampled")
+    if normalize is False:
+        levels.setdefault("fitness", "raw")
+    d["levels"] = levels
 
 
 def _quickstart() -> DiscoveryConfig:
@@ -183,8 +224,8 @@ def _lpg(rule: str) -> DiscoveryConfig:
     # mean starting at zero (pi_hat = 0, y_hat uniform), fitness from fresh episodes of the
     # final agent.
     return DiscoveryConfig(
-        envs=("gridworld/all_vrandlife",), rule=RuleConfig(rule), sample_levels=True,
-        normalize_fitness=False, train=TRAIN_PRESETS["gridworld-tabular"],
+        envs=("gridworld/all_vrandlife",), rule=RuleConfig(rule),
+        levels=LevelsConfig("sampled"), train=TRAIN_PRESETS["gridworld-tabular"],
         es=ESConfig(population_size=1024, lr=1e-2, lr_decay=0.999, lr_min=1e-5, sigma=0.1,
                     sigma_decay=1.0, sigma_min=0.1, fitness_shaping="pair_rank"),
         generations=2500, chunk=5)
@@ -196,8 +237,8 @@ def _quickstart_lpg() -> DiscoveryConfig:
     # starting at zero, fitness from fresh episodes of the final agent. CPU minutes; see
     # tests/test_lpg_discovery.py for what it reaches on held-out levels.
     return DiscoveryConfig(
-        envs=("gridworld/small",), rule=RuleConfig("lpg", {"hidden": 8}), sample_levels=True,
-        normalize_fitness=False,
+        envs=("gridworld/small",), rule=RuleConfig("lpg", {"hidden": 8}),
+        levels=LevelsConfig("sampled"),
         train=TRAIN_PRESETS["gridworld-tabular"].replace(num_envs=16,
                                                          total_timesteps=16 * 20 * 40),
         es=ESConfig(population_size=32, lr=0.03, lr_decay=1.0, sigma=0.1, sigma_decay=1.0,
@@ -212,7 +253,7 @@ def _lpg_metagrad() -> DiscoveryConfig:
     # that gives the meta-loss its advantages is fitted (GROOVE's update discarded its result).
     return DiscoveryConfig(
         envs=("gridworld/all_shortlife",), rule=RuleConfig("lpg", {"net_init": "random"}),
-        sample_levels=True, normalize_fitness=False, outer="metagrad",
+        levels=LevelsConfig("sampled"), outer="metagrad",
         train=TRAIN_PRESETS["gridworld-tabular"],
         metagrad=MetaGradConfig(num_agents=512, unroll=5, lr=1e-4, num_minibatches=16),
         generations=30_000, chunk=50, center_seeds=16)
@@ -225,7 +266,7 @@ def _quickstart_lpg_metagrad() -> DiscoveryConfig:
     # normalised; random policy 0.03), see tests/test_metagrad.py.
     return DiscoveryConfig(
         envs=("gridworld/small",), rule=RuleConfig("lpg", {"hidden": 8, "net_init": "random"}),
-        sample_levels=True, normalize_fitness=False, outer="metagrad",
+        levels=LevelsConfig("sampled"), outer="metagrad",
         train=TRAIN_PRESETS["gridworld-tabular"].replace(num_envs=16,
                                                          total_timesteps=16 * 20 * 40),
         metagrad=MetaGradConfig(num_agents=16, unroll=5, lr=1e-2, num_minibatches=1),
@@ -278,5 +319,8 @@ def apply_overrides(cfg: DiscoveryConfig, overrides: list[str]) -> DiscoveryConf
         if keys[-1] not in node and not (len(keys) > 1 and keys[-2] == "options"):
             raise ValueError(f"override '{path}': unknown field '{keys[-1]}' (fields: "
                              f"{sorted(node)})")
-        node[keys[-1]] = yaml.safe_load(raw)
+        try:
+            node[keys[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ValueError(f"override '{item}': '{raw}' is not a valid value") from None
     return DiscoveryConfig.from_dict(d)

@@ -26,6 +26,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from discovery.outer import OuterLoop
+from discovery.validate import check_fields
+from environment_design import train_on_last
 
 STRATEGIES = ("open_es", "snes", "cma_es", "sep_cma_es")
 SHAPINGS = ("centered_rank", "pair_rank", "z_score")
@@ -54,6 +56,7 @@ class ESConfig:
     fitness_shaping: str = "centered_rank"  # or "pair_rank" (GROOVE), "z_score"
 
     def __post_init__(self) -> None:
+        check_fields(self, "es")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"es.strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.fitness_shaping not in SHAPINGS:
@@ -168,45 +171,52 @@ class GenerationLog(NamedTuple):
     info: dict[str, jax.Array]  # extra arrays from the evaluator, e.g. per-env
 
 
-def make_generation(es: Any, es_params: Any, evaluate: Callable, mesh: Mesh) -> Callable:
-    """One generation `(es_state, key) -> (es_state, GenerationLog)`; jit it or scan it.
+def make_generation(es: Any, es_params: Any, fitness: Any, mesh: Mesh) -> Callable:
+    """One generation `((es_state, levels_state), key) -> ((es_state, levels_state),
+    GenerationLog)`; jit it or scan it.
 
-    `evaluate(population, center, key) -> (fitness [P], center_fitness, info)` maximises and
-    shards its runs over the mesh's `pop` axis. The population and its fitness are replicated
-    before `tell`, so every reduction over members runs in one fixed order whatever the
-    number of devices.
+    `fitness.eval(population, center, levels_state, key) -> (fitness [P], center_fitness,
+    levels_state, info)` maximises and shards its runs over the mesh's `pop` axis. The
+    population and its fitness are replicated before `tell`, so every reduction over members
+    runs in one fixed order whatever the number of devices. Under robust PLR the ES does not
+    step on generations whose levels were new (they were only scored).
     """
     replicated = NamedSharding(mesh, P())
 
-    def generation(es_state, key):
+    def generation(carry, key):
+        es_state, levels_state = carry
         k_ask, k_eval, k_tell = generation_keys(key)
         center = es.get_mean(es_state)
-        population, es_state = es.ask(k_ask, es_state, es_params)
-        fitness, center_fitness, info = evaluate(population, center, k_eval)
-        population, fitness = jax.lax.with_sharding_constraint((population, fitness),
-                                                               replicated)
-        finite = jnp.isfinite(fitness)
-        worst = jnp.where(jnp.any(finite), jnp.min(jnp.where(finite, fitness, jnp.inf)), 0.0)
-        clean = jnp.where(finite, fitness, worst - 1.0)  # strictly worse than every finite one
-        es_state, _ = es.tell(k_tell, population, -clean, es_state, es_params)
-        log = GenerationLog(jnp.where(finite, fitness, jnp.nan), jnp.sum(~finite),
-                            jnp.max(clean), jnp.mean(jnp.where(finite, fitness, worst)),
+        population, asked = es.ask(k_ask, es_state, es_params)
+        fit, center_fitness, levels_state, info = fitness.eval(population, center,
+                                                               levels_state, k_eval)
+        population, fit = jax.lax.with_sharding_constraint((population, fit), replicated)
+        finite = jnp.isfinite(fit)
+        worst = jnp.where(jnp.any(finite), jnp.min(jnp.where(finite, fit, jnp.inf)), 0.0)
+        clean = jnp.where(finite, fit, worst - 1.0)  # strictly worse than every finite one
+        told, _ = es.tell(k_tell, population, -clean, asked, es_params)
+        es_state = jax.tree.map(lambda a, b: jnp.where(train_on_last(levels_state), a, b),
+                                told, es_state)
+        log = GenerationLog(jnp.where(finite, fit, jnp.nan), jnp.sum(~finite),
+                            jnp.max(clean), jnp.mean(jnp.where(finite, fit, worst)),
                             center_fitness, info)
-        return es_state, log
+        return (es_state, levels_state), log
 
     return generation
 
 
-def make_es_loop(es: Any, es_params: Any, evaluate: Callable, mesh: Mesh, template: Any,
+def make_es_loop(es: Any, es_params: Any, fitness: Any, mesh: Mesh, template: Any,
                  k_es: jax.Array, k_gen: jax.Array, env_names: tuple[str, ...],
                  steps_per_generation: int) -> OuterLoop:
-    """The ES outer loop as `run_discovery` drives it (see `discovery.outer.OuterLoop`).
+    """The ES outer loop as `run_discovery` drives it (see `discovery.outer.OuterLoop`); its
+    state is `(es_state, levels_state)`.
 
     Rows: population fitness (mean, best, std, every member), the centre's fitness (the ES
     mean that sampled the generation, `center_fitness`), per-env means of both, the number of
-    non-finite members.
+    non-finite members, and with a level source the batch's mean level features and (PLR /
+    ACCEL) whether it was replayed, its mean score and the buffer's statistics.
     """
-    generation = make_generation(es, es_params, evaluate, mesh)
+    generation = make_generation(es, es_params, fitness, mesh)
 
     def chunk(state, start, length):
         gens = start + jnp.arange(length)
@@ -217,14 +227,16 @@ def make_es_loop(es: Any, es_params: Any, evaluate: Callable, mesh: Mesh, templa
         return [generation_record(start + i, log, i, env_names, steps_per_generation)
                 for i in range(len(log.fitness))]
 
-    scorer = jax.jit(lambda m, k: evaluate(None, m, k)[1])
+    levels_state = fitness.init(k_es)
+    scorer = jax.jit(lambda m, k: fitness.eval(None, m, levels_state, k)[1])
 
     def score(meta_params: Any, g: int) -> float:
         return float(scorer(meta_params, generation_keys(jax.random.fold_in(k_gen, g))[1]))
 
-    return OuterLoop(init=lambda: es.init(k_es, template, es_params),
-                     chunk=jax.jit(chunk, static_argnums=2), meta_params=es.get_mean,
-                     records=records, score=score)
+    return OuterLoop(init=lambda: (es.init(k_es, template, es_params), levels_state),
+                     chunk=jax.jit(chunk, static_argnums=2),
+                     meta_params=lambda state: es.get_mean(state[0]), records=records,
+                     score=score)
 
 
 def generation_record(generation: int, log: GenerationLog, i: int, env_names: tuple[str, ...],
@@ -233,6 +245,13 @@ def generation_record(generation: int, log: GenerationLog, i: int, env_names: tu
     fit = np.asarray(log.fitness[i], dtype=float)
     per_env = np.nanmean(np.asarray(log.info["normalized"][i]), axis=0)
     center_per_env = np.asarray(log.info["center_normalized"][i], dtype=float)
+    extra: dict[str, Any] = {}
+    for group in ("levels", "buffer"):
+        if group in log.info:
+            extra[group] = {k: float(v[i]) for k, v in log.info[group].items()}
+    for name in ("replayed", "level_score"):
+        if name in log.info:
+            extra[name] = log.info[name][i].item()
     return {"generation": generation, "fitness_mean": float(np.nanmean(fit)),
             "fitness_best": float(np.nanmax(fit)) if np.isfinite(fit).any() else None,
             "fitness_std": float(np.nanstd(fit)),
@@ -241,4 +260,4 @@ def generation_record(generation: int, log: GenerationLog, i: int, env_names: tu
             "per_env": dict(zip(env_names, per_env.tolist(), strict=True)),
             "center_per_env": dict(zip(env_names, center_per_env.tolist(), strict=True)),
             "fitness": fit.tolist(), "env_steps": (generation + 1) * steps_per_generation,
-            "time": time.time()}
+            "time": time.time(), **extra}

@@ -111,13 +111,17 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
     import envs as env_registry
     from discovery.agents import train_agents
     from discovery.checkpoint import load_meta_params
+    from discovery.compile_cache import enable_compile_cache
     from discovery.fitness import normalize_return, random_policy_return
     from discovery.inner import fitness_measure
     from discovery.plotting import plot_curves
     from discovery.run import open_run
+    from discovery.rundir import check_writable
     from meta_objectives import make_rule
 
     cfg, run = open_run(run_path)
+    check_writable(run.path, "evaluation writes eval/ and plots/ into the run")
+    enable_compile_cache()
     if isinstance(envs, str):
         envs = [envs]
     env_names = list(dict.fromkeys(envs))

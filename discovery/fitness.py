@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -30,13 +31,16 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import envs
-from discovery.inner import TrainConfig, make_train
+from discovery.inner import TrainConfig, fitness_measure, make_train
+from environment_design import PLR, SampleKind, algorithmic_regret, buffer_stats, random_scores
+from envs.params import Level
 from envs.rollout import completed_episode_return, random_policy, reset_batch, unroll
 from envs.wrappers import EpisodeStats
 from meta_objectives import PPO
 from meta_objectives.base import UpdateRule
 from meta_objectives.ppo import PolicyObjectiveRule
 
+OPTIMUM_FLOOR = 0.1  # level scores are R / max(R_opt, 0.1)
 # PPO must beat random by this fraction of the larger |return| (and by MIN_SPAN at least).
 MIN_RELATIVE_SPAN = 0.05
 MIN_SPAN = 1e-3
@@ -84,7 +88,7 @@ def check_baseline(env_name: str, baseline: dict) -> None:
             f"uniform-random policy's {r_rand:.4g} (it must be at least {need:.3g} higher); "
             f"the normalised fitness (R - R_random) / (R_PPO - R_random) {effect}. Give the "
             f"inner loop a budget on which PPO learns {env_name} (train.total_timesteps, "
-            "train.lr, ...), drop it from envs, or score raw returns (normalize_fitness=false)")
+            "train.lr, ...), drop it from envs, or score raw returns (levels.fitness=raw)")
 
 
 def compute_baselines(env_names: tuple[str, ...], cfg: TrainConfig, key: jax.Array,
@@ -157,16 +161,32 @@ def _split(values: jax.Array, size: int, seeds: int, center_seeds: int, n_member
     return per_member, center
 
 
+@dataclass(frozen=True)
+class Fitness:
+    """A population's fitness in evosax's `Problem` shape, with level-source state:
+
+    init(key) -> S
+    eval(population, center, S, key) -> (fitness [P], center_fitness, S, info)
+
+    `population=None` scores the centre alone. `S` is the level source's state (`{}` for fixed
+    environments); the outer loop carries it through its scan and checkpoints it. `info` holds
+    "normalized" / "returns" [P, E] and "center_normalized" / "center_returns" [E], and for
+    level sources the batch's level features, replay flag and the buffer's statistics.
+    """
+
+    init: Callable[[jax.Array], dict]
+    eval: Callable[..., tuple[jax.Array, jax.Array, dict, dict]]
+
+
 def make_evaluate(rule: UpdateRule, env_names: tuple[str, ...], cfg: TrainConfig,
                   baselines: dict[str, dict], seeds_per_member: int = 1, center_seeds: int = 0,
-                  mesh: Mesh | None = None) -> Callable:
-    """`evaluate(population, center, key) -> (fitness [P], center_fitness, info)` on named envs.
+                  mesh: Mesh | None = None) -> Fitness:
+    """Fitness on fixed named environments (each with its own compiled trainer).
 
-    `population=None` scores the centre alone (its fitness is the same as in a generation with
-    the same key).
-    `info`: "normalized" / "returns" [P, E], "center_normalized" / "center_returns" [E].
-    All members share the generation's training keys (common random numbers), which removes
-    the agent-seed noise from the comparison between members.
+    Returns are normalised by `baselines` (`{env: {"random", "ppo"}}`; raw where an env has
+    none). All members share the generation's training keys (common random numbers), which
+    removes the agent-seed noise from the comparison between members; a centre scored alone
+    with the same key gets the value it gets in the population's call.
     """
     devices = 1 if mesh is None else mesh.devices.size
     constrain = _batch_sharding(mesh)
@@ -176,7 +196,7 @@ def make_evaluate(rule: UpdateRule, env_names: tuple[str, ...], cfg: TrainConfig
         train = jax.vmap(make_train(env, rule, cfg), in_axes=(0, None, 0))
         tasks.append((name, params, train))
 
-    def evaluate(population: Any | None, center: Any, key: jax.Array):
+    def evaluate(population: Any | None, center: Any, state: dict, key: jax.Array):
         size = 0 if population is None else jax.tree.leaves(population)[0].shape[0]
         keys = seed_keys(key, max(seeds_per_member, center_seeds, 1))
         meta, seed, _, n_members = _runs(population, center, seeds_per_member, center_seeds,
@@ -195,44 +215,70 @@ def make_evaluate(rule: UpdateRule, env_names: tuple[str, ...], cfg: TrainConfig
         c_normalized = jnp.stack(c_normalized)
         info = {"normalized": normalized, "returns": jnp.stack(returns, 1),
                 "center_normalized": c_normalized, "center_returns": jnp.stack(c_returns)}
-        return normalized.mean(axis=1), c_normalized.mean(), info
+        return normalized.mean(axis=1), c_normalized.mean(), state, info
 
-    return evaluate
+    return Fitness(init=lambda key: {}, eval=evaluate)
 
 
-def make_level_evaluate(rule: UpdateRule, env_name: str, cfg: TrainConfig, antithetic: bool,
-                        seeds_per_member: int = 1, center_seeds: int = 0,
-                        mesh: Mesh | None = None) -> Callable:
-    """Fitness on freshly sampled grid-world levels (LPG / GROOVE meta-training).
+def make_level_evaluate(rule: UpdateRule, env_name: str, cfg: TrainConfig, source: Any,
+                        antithetic: bool, seeds_per_member: int = 1, center_seeds: int = 0,
+                        mesh: Mesh | None = None, normalize: bool = True,
+                        reference: UpdateRule | None = None,
+                        features: Callable[[Level], dict[str, jax.Array]] | None = None
+                        ) -> Fitness:
+    """Fitness on levels drawn from a level source (sampled levels, PLR, ACCEL).
 
-    `evaluate(population, center, key) -> (fitness [P], center_fitness, info)` as
-    `make_evaluate`. Every generation draws levels from the distribution named by `env_name`
-    ("gridworld/<distribution>"), each with its own agent lifetime N (the trainer masks updates
-    past it, capped at `cfg.num_updates`). With antithetic sampling the two members of a pair
-    train on the same level; the centre's run i trains on pair i's level. Scores are final
-    returns divided by the level's exact optimum (tabular levels; at least 0.1), or raw returns
-    for non-tabular levels.
+    Every generation the source hands out one level per antithetic pair (both members train on
+    it; GROOVE) or per member, each with its own agent lifetime N (the trainer masks updates
+    past it); the centre's run i trains on level i. With `normalize`, returns are divided by
+    the level's exact optimum where the env family has one (tabular grid-worlds; at least 0.1).
+
+    With a curriculum (PLR / ACCEL), each level is scored by GROOVE's algorithmic regret: the
+    `reference` rule's return on the level (A2C for LPG, PPO for LPO; trained once, when the
+    level is new, and kept in the buffer: replays reuse it) minus the mean return of the
+    members that trained on it. Without a `reference`, levels are scored uniformly at random.
     """
-    from envs.gridworld import layout_of, optimal_return, sample_levels
-
-    distribution = env_name.split("/", 1)[1]
     env, _ = envs.make(env_name)
-    layout = layout_of(distribution)
+    optimum = envs.family(env_name).optimum(env) if normalize else None
     devices = 1 if mesh is None else mesh.devices.size
     constrain = _batch_sharding(mesh)
     train = jax.vmap(make_train(env, rule, cfg), in_axes=(0, 0, 0, 0))
+    curriculum = isinstance(source, PLR)
+    ref_train = None
+    if curriculum and reference is not None:
+        ref_cfg = cfg.replace(fitness_measure=fitness_measure(rule, cfg))
+        ref_train = jax.vmap(make_train(env, reference, ref_cfg), in_axes=(None, 0, 0, 0))
 
     def score(ret: jax.Array, params: Any) -> jax.Array:
-        if not layout.tabular:
+        if optimum is None:
             return ret
-        best = optimal_return(params, horizon=layout.max_episode_steps)
-        return ret / jnp.maximum(best, 0.1)
+        return ret / jnp.maximum(optimum(params), OPTIMUM_FLOOR)
 
-    def evaluate(population: Any | None, center: Any, key: jax.Array):
+    def level_scores(state, levels, learned, key):
+        """GROOVE's regret (or random scores) of the batch and the reference returns."""
+        k_ref, k_random = jax.random.split(key)
+        n = learned.shape[0]
+        if ref_train is None:
+            return random_scores(k_random, n), {}
+        stored = source.sampled_extras(state, n)["reference_return"]
+
+        def fresh(_):
+            ret = ref_train({}, levels.params, seed_keys(k_ref, n), levels.lifetime)
+            return score(ret.final_return, levels.params)
+
+        replayed = state["last"]["kind"] == SampleKind.REPLAY
+        ref = jax.lax.cond(replayed, lambda _: stored, fresh, None)
+        return algorithmic_regret(ref, learned), {"reference_return": ref}
+
+    def evaluate(population: Any | None, center: Any, state: dict, key: jax.Array):
         size = 0 if population is None else jax.tree.leaves(population)[0].shape[0]
         n_levels = (size // 2 if antithetic else size) or max(center_seeds, 1)
-        k_levels, k_train = jax.random.split(key)
-        levels = sample_levels(k_levels, distribution, n_levels)
+        k_sample, k_train, k_score, k_update = jax.random.split(key, 4)
+        if population is None:  # the centre alone: fresh levels, the buffer left untouched
+            levels = source.generator(k_sample, n_levels) if curriculum else \
+                source.sample(state, k_sample, n_levels)[1]
+        else:
+            state, levels = source.sample(state, k_sample, n_levels)
         member_level = jnp.arange(size) % n_levels  # evosax pairs member i with i + P/2
         keys = seed_keys(k_train, max(seeds_per_member, center_seeds, 1))
         meta, seed, member, n_members = _runs(population, center, seeds_per_member,
@@ -249,6 +295,16 @@ def make_level_evaluate(rule: UpdateRule, env_name: str, cfg: TrainConfig, antit
         info = {"normalized": m_norm[:, None], "returns": m_ret[:, None],
                 "center_normalized": c_norm[None], "center_returns": c_ret[None],
                 "lifetime": levels.lifetime[member_level]}
-        return m_norm, c_norm, info
+        if features is not None:
+            info["levels"] = jax.tree.map(jnp.mean, features(levels))
+        if population is not None and curriculum:
+            learned = jax.ops.segment_sum(m_norm, member_level, n_levels) / jnp.maximum(
+                jax.ops.segment_sum(jnp.ones(size), member_level, n_levels), 1)
+            scores, extras = level_scores(state, levels, learned, k_score)
+            state = source.update(state, k_update, levels, scores, extras)
+            info["replayed"] = state["last"]["kind"] == SampleKind.REPLAY
+            info["level_score"] = jnp.mean(scores)
+            info["buffer"] = buffer_stats(state, features)
+        return m_norm, c_norm, state, info
 
-    return evaluate
+    return Fitness(init=source.init, eval=evaluate)

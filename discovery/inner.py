@@ -24,6 +24,7 @@ import optax
 from gymnax.environments import spaces
 
 from discovery.networks import STYLES, ActorCritic, ObsStats
+from discovery.validate import check_fields
 from envs.rollout import first_episode_return, max_episode_steps, reset_batch, unroll
 from envs.wrappers import ClipAction, EpisodeStats
 from meta_objectives.base import Progress, Rollout, UpdateRule
@@ -69,6 +70,7 @@ class TrainConfig:
     final_window: float = 0.1
 
     def __post_init__(self) -> None:
+        check_fields(self, "TrainConfig")
         for name in ("num_envs", "num_steps", "total_timesteps", "update_epochs",
                      "num_minibatches"):
             value = getattr(self, name)
@@ -102,7 +104,8 @@ class TrainConfig:
         if not 0.0 < self.final_window <= 1.0:
             raise ValueError(f"TrainConfig.final_window must be in (0, 1], got "
                              f"{self.final_window}")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if any(h < 1 for h in self.hidden):
+            raise ValueError(f"TrainConfig.hidden sizes must be positive, got {list(self.hidden)}")
 
     @property
     def num_updates(self) -> int:

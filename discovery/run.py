@@ -1,9 +1,15 @@
-"""A discovery run: ES over a rule's meta-parameters, in jitted chunks of generations, with
-metrics, checkpoints and exact resume.
+"""A discovery run: an outer loop (ES or meta-gradients) over a rule's meta-parameters, in
+jitted chunks of generations, with metrics, checkpoints and exact resume.
 
     run = start_run(cfg, "runs/my-run")          # refuses an existing directory
     result = run_discovery(cfg, run)             # or, after a kill:
     cfg, run = open_run("runs/my-run"); run_discovery(cfg, run, resume=True)
+
+One process at a time writes a run (`discovery.runlock`); a resume restores the newest intact
+checkpoint and refuses config changes that alter results (`discovery.resume`); with
+`stop=StopSignals()` SIGTERM/SIGINT stop the run at a safe point with a checkpoint
+(`discovery.signals`). The outer loop's whole state is checkpointed: the ES state (or the
+meta-gradient's agents and optimiser) and the level source's state (a PLR buffer in flight).
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 import envs
 from discovery.checkpoint import Checkpointer
+from discovery.compile_cache import enable_compile_cache
 from discovery.config import DiscoveryConfig
 from discovery.es import make_es_loop, make_strategy, population_mesh
 from discovery.fitness import (
+    Fitness,
     check_baseline,
     compute_baselines,
     make_evaluate,
@@ -29,10 +39,16 @@ from discovery.fitness import (
     reference_ppo,
 )
 from discovery.inner import make_train
+from discovery.levels import level_features, make_level_source
 from discovery.logging import ProgressLine, Trackers
+from discovery.memory import check_fits
 from discovery.metagrad import make_metagrad_loop
 from discovery.outer import OuterLoop
-from discovery.rundir import RunDir
+from discovery.resume import restore_for_resume
+from discovery.rundir import RunDir, RunDirError
+from discovery.runlock import RunLock
+from discovery.signals import NoStop, StopSignals
+from meta_objectives import make_rule
 
 RUN_KIND = "discover"
 
@@ -43,19 +59,25 @@ class DiscoveryResult(NamedTuple):
     fitness: np.ndarray  # [generations, population] raw fitness (NaN where non-finite)
     center: np.ndarray  # [generations] fitness of the ES mean that sampled each generation
     #                     (meta-gradients: of the parameters after a chunk's last step)
-    final_center: float | None  # fitness of the returned (final) ES mean; None: not scored
+    final_center: float | None  # fitness of the returned (final) meta-parameters
 
 
 def start_run(cfg: DiscoveryConfig, path: str | Path) -> RunDir:
-    """Create a new run directory (fails if it exists) holding the config."""
+    """Create a new run directory (fails if it exists) holding the config, once the config is
+    known to fit in memory: nothing is created for a run that cannot start."""
+    check_fits(cfg)
     return RunDir.create(path, RUN_KIND, cfg.to_dict())
 
 
 def open_run(path: str | Path) -> tuple[DiscoveryConfig, RunDir]:
-    """Open an existing discovery run and its config (fails on missing/foreign directories)."""
+    """Open an existing discovery run and its config (fails on missing/foreign directories and
+    on a config.yaml that is not a valid config, naming the file)."""
     run = RunDir.open(path, RUN_KIND)
     config = {k: v for k, v in run.read_config().items() if k != "kind"}
-    return DiscoveryConfig.from_dict(config), run
+    try:
+        return DiscoveryConfig.from_dict(config), run
+    except (TypeError, ValueError) as e:
+        raise RunDirError(f"{run.config_path}: {e}") from None
 
 
 def env_steps_per_generation(cfg: DiscoveryConfig) -> int:
@@ -68,11 +90,17 @@ def env_steps_per_generation(cfg: DiscoveryConfig) -> int:
 
 def load_baselines(cfg: DiscoveryConfig, run: RunDir, key: jax.Array,
                    echo: Callable[[str], None]) -> dict[str, dict]:
-    if not cfg.normalize_fitness or cfg.sample_levels:
-        return {name: {"random": 0.0, "ppo": 1.0} for name in cfg.envs}
+    """PPO / random returns per training env (computed once, kept in baselines.json); empty
+    where fitness is not PPO-normalised."""
+    if not cfg.fitness_is_ppo_normalised:
+        return {}
     path = run.path / "baselines.json"
     if path.exists():
-        baselines = json.loads(path.read_text())
+        try:
+            baselines = json.loads(path.read_text())
+        except ValueError:
+            raise RunDirError(f"{path}: not valid JSON; delete it to recompute the "
+                              "baselines") from None
         if set(baselines) == set(cfg.envs):
             for name, baseline in baselines.items():
                 check_baseline(name, baseline)
@@ -80,21 +108,27 @@ def load_baselines(cfg: DiscoveryConfig, run: RunDir, key: jax.Array,
     echo(f"computing PPO / random baselines on {len(cfg.envs)} environment(s) ...")
     baselines = compute_baselines(cfg.envs, cfg.train, key, cfg.baseline_seeds, log=echo,
                                   reference=reference_ppo(cfg.rule.build()))
-    path.write_text(json.dumps(baselines, indent=2))
+    run.write_json(path.name, baselines)
     return baselines
 
 
 def make_fitness(cfg: DiscoveryConfig, rule: Any, baselines: dict[str, dict], mesh: Any
-                 ) -> Callable:
-    """The run's `evaluate(population, center, key)` (see `discovery.fitness`)."""
-    if cfg.sample_levels:
-        return make_level_evaluate(rule, cfg.envs[0], cfg.train, cfg.es.antithetic,
-                                   cfg.seeds_per_member, cfg.center_seeds, mesh)
-    return make_evaluate(rule, cfg.envs, cfg.train, baselines, cfg.seeds_per_member,
-                         cfg.center_seeds, mesh)
+                 ) -> Fitness:
+    """The run's fitness: on fixed named envs, or on levels from the config's level source."""
+    if not cfg.samples_levels:
+        return make_evaluate(rule, cfg.envs, cfg.train, baselines, cfg.seeds_per_member,
+                             cfg.center_seeds, mesh)
+    regret = cfg.levels.curriculum and cfg.levels.score == "regret"
+    source = make_level_source(cfg.levels, cfg.envs[0], cfg.train.num_updates,
+                               extras={"reference_return": float("nan")} if regret else None)
+    return make_level_evaluate(
+        rule, cfg.envs[0], cfg.train, source, cfg.es.antithetic, cfg.seeds_per_member,
+        cfg.center_seeds, mesh, normalize=cfg.levels.fitness == "normalized",
+        reference=make_rule(cfg.reference_rule) if regret else None,
+        features=level_features(cfg.envs[0]))
 
 
-def build_loop(cfg: DiscoveryConfig, rule: Any, evaluate: Callable, mesh: Any,
+def build_loop(cfg: DiscoveryConfig, rule: Any, fitness: Fitness, mesh: Any,
                keys: tuple[jax.Array, jax.Array, jax.Array]) -> OuterLoop:
     """The run's outer loop: ES (evosax) or the meta-gradient (`cfg.outer`)."""
     k_init, k_outer, k_gen = keys
@@ -102,26 +136,29 @@ def build_loop(cfg: DiscoveryConfig, rule: Any, evaluate: Callable, mesh: Any,
     steps = env_steps_per_generation(cfg)
     if cfg.outer == "es":
         es, es_params = make_strategy(cfg.es, template)
-        return make_es_loop(es, es_params, evaluate, mesh, template, k_outer, k_gen, cfg.envs,
+        return make_es_loop(es, es_params, fitness, mesh, template, k_outer, k_gen, cfg.envs,
                             steps)
     env, _ = envs.make(cfg.envs[0])
     trainer = make_train(env, rule, cfg.train)
-    score = ((lambda params, key: evaluate(None, params, key)[1]) if cfg.center_seeds
-             else None)
+    score = None
+    if cfg.center_seeds:
+        levels_state = fitness.init(k_outer)
+        score = lambda params, key: fitness.eval(None, params, levels_state, key)[1]  # noqa: E731
     return make_metagrad_loop(rule, trainer, cfg.metagrad, level_sampler(cfg), template,
                               k_outer, k_gen, score, steps)
 
 
 def level_sampler(cfg: DiscoveryConfig) -> Callable[[jax.Array, int], tuple[Any, jax.Array]]:
-    """`sample(key, n) -> (env_params [n], lifetime [n])`: fresh levels for new agents (a level
-    distribution, or the named env with the run's horizon)."""
-    if cfg.sample_levels:
-        from envs.gridworld import sample_levels
+    """`sample(key, n) -> (env_params [n], lifetime [n])`: fresh levels for new meta-gradient
+    agents (drawn from the run's level distribution, or the named env with the run's
+    horizon)."""
+    if cfg.samples_levels:
+        from discovery.levels import level_generator
 
-        distribution = cfg.envs[0].split("/", 1)[1]
+        generate = level_generator(cfg.envs[0], cfg.train.num_updates)
 
         def sample(key, n):
-            levels = sample_levels(key, distribution, n)
+            levels = generate(key, n)
             return levels.params, levels.lifetime
 
         return sample
@@ -137,7 +174,8 @@ def level_sampler(cfg: DiscoveryConfig) -> Callable[[jax.Array, int], tuple[Any,
 
 def run_discovery(cfg: DiscoveryConfig, run: RunDir, *, resume: bool = False,
                   progress: bool = True, trackers: Trackers | None = None,
-                  echo: Callable[[str], None] = print) -> DiscoveryResult:
+                  echo: Callable[[str], None] = print, allow_config_change: bool = False,
+                  stop: StopSignals | None = None) -> DiscoveryResult:
     """Run (or continue) the outer loop until `cfg.generations`, logging and checkpointing.
 
     With ES, every generation also scores the ES mean that sampled it (`center_fitness`, with
@@ -145,25 +183,55 @@ def run_discovery(cfg: DiscoveryConfig, run: RunDir, *, resume: bool = False,
     are scored at chunk ends. At the end the final meta-parameters are scored once more, as
     generation `cfg.generations` would score them (`final_center` in the result and in
     `result.json`).
+
+    Holds the run's lock throughout (RunLockedError if another process has it). On resume,
+    a config that differs from the checkpoint's in fields that change results is refused
+    (ConfigChangeError) unless `allow_config_change`. With `stop` (an active StopSignals), a
+    SIGTERM/SIGINT ends the run at the next safe point with a checkpoint, raising `Stopped`.
     """
+    enable_compile_cache()
+    with RunLock(run.path):
+        return _run_locked(cfg, run, resume, progress, trackers, echo, allow_config_change,
+                           stop or NoStop())
+
+
+def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
+                trackers: Trackers | None, echo: Callable[[str], None],
+                allow_config_change: bool, stop: StopSignals) -> DiscoveryResult:
     rule = cfg.rule.build()
     k_baseline, k_init, k_outer, k_gen = jax.random.split(jax.random.key(cfg.seed), 4)
     mesh = population_mesh(cfg.es.population_size if cfg.outer == "es" else jax.device_count())
+    replicated = NamedSharding(mesh, P())
+    # One placement for the fresh, restored and carried state, so that every chunk call has
+    # the same input types and the chunk compiles once.
+    place = lambda tree: jax.device_put(  # noqa: E731
+        jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), tree), replicated)
+    keys = (k_init, k_outer, k_gen)
+    # The loop's state does not depend on the baselines: restore (and refuse a changed config)
+    # before computing them.
+    loop = build_loop(cfg, rule, make_fitness(cfg, rule, {}, mesh), mesh, keys)
+    state = place(loop.init())
+    ckpt = Checkpointer(run.checkpoints)
+    done, saved = 0, None
+    if resume:
+        check_fits(cfg)
+        state, done = restore_for_resume(cfg, run, ckpt, state,
+                                         allow_config_change=allow_config_change, echo=echo)
+        state, saved = place(state), (done if done else None)
+    resume_hint = f"continue with: rldisco discover --resume {run.path}"
+
+    def held() -> str:
+        """What the checkpoints hold (said when the run stops)."""
+        return (f"checkpoint {done} holds generation {done}/{cfg.generations}" if done
+                else "nothing to save before the first generation")
+
+    stop.idle(f"{held()}; {resume_hint}")  # a stop during baselines or compilation loses nothing
     if cfg.outer == "es":
         echo(f"population of {cfg.es.population_size} sharded over {mesh.devices.size} "
              f"{jax.devices()[0].platform} device(s)")
     baselines = load_baselines(cfg, run, k_baseline, echo)
-    evaluate = make_fitness(cfg, rule, baselines, mesh)
-    loop = build_loop(cfg, rule, evaluate, mesh, (k_init, k_outer, k_gen))
-
-    state = loop.init()
-    ckpt = Checkpointer(run.checkpoints)
-    done = 0
-    if resume and ckpt.latest() is not None:
-        state, _, meta = ckpt.restore(state)
-        done = int(meta["generation"])
-        run.truncate_metrics(lambda r: r.get("generation", -1) < done)
-        echo(f"resumed {run.name} at {loop.label} {done}/{cfg.generations}")
+    if baselines:
+        loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh, keys)
     history = [r for r in run.metrics() if "fitness" in r]
     scores: dict[int, float | None] = {}
 
@@ -172,12 +240,37 @@ def run_discovery(cfg: DiscoveryConfig, run: RunDir, *, resume: bool = False,
             scores[generation] = loop.score(meta_params, generation)
         return scores.get(generation)
 
+    def save(done: int) -> None:
+        ckpt.save(done, state, loop.meta_params(state),
+                  {"rule": cfg.rule.name, "envs": list(cfg.envs), "outer": cfg.outer,
+                   "config": cfg.to_dict()})
+
+    def stop_here(abandoned: bool) -> None:
+        """Checkpoint what is done (unless saved already) and raise Stopped."""
+        nonlocal saved
+        if stop.requested is None:
+            return
+        if done and saved != done:
+            save(done)
+            saved = done
+        ckpt.close()
+        abandoned_text = f"; the {loop.label}s in flight were abandoned" if abandoned else ""
+        stop.raise_if_requested(f"{held()}{abandoned_text}; {resume_hint}",
+                                abandoned_work=abandoned)
+
     steps_per_gen = env_steps_per_generation(cfg)
     bar = ProgressLine(run.name, cfg.generations, unit="env-steps") if progress else None
     chunks_done = 0
     while done < cfg.generations:
+        stop_here(abandoned=False)
+        if saved == done or not done:
+            stop.idle(f"{held()}; {resume_hint}")  # a stop while the chunk compiles loses nothing
         length = min(cfg.chunk, cfg.generations - done)
-        state, log = loop.chunk(state, jnp.int32(done), length)
+        new_state, log = loop.chunk(state, jnp.int32(done), length)
+        stop.busy()  # from here this thread answers a stop (it polls while the chunk runs)
+        if not stop.wait((new_state, log)):
+            stop_here(abandoned=True)
+        state = new_state
         rows = loop.records(done, jax.device_get(log))
         done += length
         if rows[-1]["center_fitness"] is None:  # loops that score at chunk ends only
@@ -191,38 +284,44 @@ def run_discovery(cfg: DiscoveryConfig, run: RunDir, *, resume: bool = False,
         if bar is not None:
             bar.report(done, work=length * steps_per_gen, **progress_fields(rows, cfg))
         if chunks_done % cfg.checkpoint_every == 0 or done == cfg.generations:
-            ckpt.save(done, state, loop.meta_params(state),
-                      {"rule": cfg.rule.name, "envs": list(cfg.envs), "outer": cfg.outer})
+            save(done)
+            saved = done
     ckpt.close()
     meta_params = loop.meta_params(state)
     final_center = score(meta_params, cfg.generations)
     if final_center is not None:
-        (run.path / "result.json").write_text(json.dumps(
-            {"generation": cfg.generations, "final_center_fitness": final_center,
-             "center_seeds": cfg.center_seeds, "fitness": cfg.fitness_label}, indent=2))
+        run.write_json("result.json", {"generation": cfg.generations,
+                                       "final_center_fitness": final_center,
+                                       "center_seeds": cfg.center_seeds,
+                                       "fitness": cfg.fitness_label})
         echo(f"final meta-parameters: fitness {final_center:.4g} ({cfg.fitness_label}, "
              f"{cfg.center_seeds} runs)")
-    fitness = np.stack([np.asarray(r["fitness"], dtype=float) for r in history]) if history \
-        else np.zeros((0, 0))
+    fitness_rows = _stack_rows([np.asarray(r["fitness"], dtype=float) for r in history])
     center = np.asarray([_float(r.get("center_fitness")) for r in history], dtype=float)
-    if len(fitness):
-        from discovery.plotting import plot_fitness
+    if len(fitness_rows):
+        from discovery.plotting import plot_fitness, plot_levels
 
-        plot_fitness(fitness, run.plots / "fitness.png", title=run.name,
+        plot_fitness(fitness_rows, run.plots / "fitness.png", title=run.name,
                      ylabel=f"fitness: {cfg.fitness_label}",
                      center=center if cfg.center_seeds else None)
-    return DiscoveryResult(meta_params, state, fitness, center, final_center)
+        if any("levels" in r for r in history):
+            plot_levels(history, run.plots / "levels.png", title=run.name)
+    return DiscoveryResult(meta_params, state, fitness_rows, center, final_center)
 
 
 def progress_fields(rows: list[dict[str, Any]], cfg: DiscoveryConfig) -> dict[str, Any]:
     """What the progress line shows after a chunk: the last row's centre, best and mean
-    fitness, and the chunk's non-finite members."""
+    fitness, the chunk's non-finite members, and (curricula) the buffer's fill and score."""
     last = rows[-1]
     fields = {"center": last["center_fitness"]} if cfg.center_seeds else {}
     fields.update(best=last["fitness_best"], mean=last["fitness_mean"],
                   nonfinite=sum(r["nonfinite"] for r in rows))
     if cfg.outer == "metagrad":
         fields["meta_loss"] = last["meta_loss"]
+    buffer = last.get("buffer")
+    if buffer:
+        fields.update(fill=buffer.get("fill_ratio"), level_score=buffer.get("score_mean"),
+                      replayed=sum(bool(r.get("replayed")) for r in rows))
     return {k: (float("nan") if v is None else v) for k, v in fields.items()}
 
 
@@ -234,7 +333,7 @@ def tracker_scalars(record: dict[str, Any]) -> dict[str, float]:
     for key in ("meta_loss", "pg_loss", "grad_norm", "resets"):
         if key in record:
             scalars[f"metagrad/{key}"] = record[key]
-    for group in ("per_env", "center_per_env"):
+    for group in ("per_env", "center_per_env", "levels", "buffer"):
         scalars.update({f"{group}/{k}": v for k, v in record.get(group, {}).items()})
     return {k: float("nan") if v is None else float(v) for k, v in scalars.items()}
 
@@ -242,3 +341,12 @@ def tracker_scalars(record: dict[str, Any]) -> dict[str, float]:
 def _float(value: Any) -> float:
     """A host float from a logged value (None, as JSON writes NaN, reads back as NaN)."""
     return float("nan") if value is None else float(value)
+
+
+def _stack_rows(rows: list[np.ndarray]) -> np.ndarray:
+    """[generations, population] fitness, NaN-padded where a resume allowed another
+    population size."""
+    if not rows:
+        return np.zeros((0, 0))
+    width = max(len(r) for r in rows)
+    return np.stack([np.pad(r, (0, width - len(r)), constant_values=np.nan) for r in rows])

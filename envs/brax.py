@@ -26,18 +26,31 @@ through this adapter) among those where every parameter changes the dynamics.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import sys
+import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from brax import envs as brax_envs
-from brax.base import System
 from flax import struct
 from gymnax.environments import environment, spaces
 
 from envs.params import Box, ParamSpace
+
+# mujoco.mjx prints "Failed to import warp" for its optional GPU backend on every import, and
+# brax warns on every model load that it is unmaintained: neither says anything actionable here.
+_IMPORT_NOISE = ("Failed to import warp", "Failed to import mujoco_warp")
+with contextlib.redirect_stdout(io.StringIO()) as _printed:
+    from brax import envs as brax_envs
+    from brax.base import System
+for _line in _printed.getvalue().splitlines():
+    if _line and not _line.startswith(_IMPORT_NOISE):
+        print(_line, file=sys.stdout)
+_UNMAINTAINED = "Brax System, piplines and environments are not actively being maintained"
 
 # Fastest CPU backend on which every EnvParams field acts; env-steps/s measured for 64 envs with
 # random actions through this adapter (2 shared CPU cores, so only the ratios mean much).
@@ -157,8 +170,10 @@ class BraxEnv(environment.Environment[EnvState, EnvParams]):
             raise ValueError(f"backend must be one of {BACKENDS}, got '{backend}'")
         self.env_name = env_name
         self.backend = backend
-        self.brax_env = brax_envs.get_environment(env_name, backend=backend,
-                                                  **(env_kwargs or {}))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_UNMAINTAINED, category=UserWarning)
+            self.brax_env = brax_envs.get_environment(env_name, backend=backend,
+                                                      **(env_kwargs or {}))
         self.base_sys: System = self.brax_env.sys
         obs = jax.eval_shape(self.brax_env.reset, jax.random.PRNGKey(0)).obs
         self.obs_shape: tuple[int, ...] = tuple(obs.shape)

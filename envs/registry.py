@@ -13,6 +13,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from envs.families import BRAX, GYMNAX, MANIPULATION, Family
 from envs.params import Box, ParamSpace
 
@@ -123,10 +125,33 @@ def make(name: str, **overrides: Any) -> tuple[Any, Any]:
             raise ValueError(f"make('{name}'): unknown override(s) {bad}; EnvParams fields are "
                              f"{sorted(fields)}" + (f", constructor options {sorted(ctor_names)}"
                                                     if ctor_names else ""))
+        for field, value in rest.items():
+            _check_param_value(name, field, getattr(params, field), value)
         params = params.replace(**rest)
         if prefix == "" and short in _GYMNAX_DERIVED:
             params = _GYMNAX_DERIVED[short](params)
     return env, params
+
+
+def _check_param_value(env_name: str, field: str, default: Any, value: Any) -> None:
+    """An EnvParams override must be numeric (bool only where the default is) and broadcast to
+    the default's shape, so a wrong value fails here rather than deep inside a jitted step."""
+    kind = _dtype_kind(default)
+    try:
+        value_kind = _dtype_kind(value)
+        shape_ok = np.broadcast_shapes(np.shape(value), np.shape(default)) == np.shape(default)
+    except (TypeError, ValueError):
+        value_kind, shape_ok = "O", False
+    numeric = value_kind in "iuf" or (value_kind == "b" and kind == "b")
+    if not numeric or not shape_ok:
+        raise ValueError(f"make('{env_name}'): {field} must be "
+                         f"{'a boolean' if kind == 'b' else 'a number'} of shape "
+                         f"{np.shape(default)} like its default {default!r}, got {value!r}")
+
+
+def _dtype_kind(x: Any) -> str:
+    dtype = getattr(x, "dtype", None)
+    return np.dtype(dtype if dtype is not None else np.asarray(x).dtype).kind
 
 
 def default_param_space(name: str, params: Any | None = None) -> ParamSpace:

@@ -1,4 +1,4 @@
-"""Schedule the heaviest test files first.
+"""Schedule the heaviest test files first; share one compilation cache per session.
 
 CI runs the suite on two xdist workers that take whole files (`--dist loadfile`) in collection
 order, so a heavy file collected last runs alone at the end. Sorting files by their rough cost
@@ -8,20 +8,41 @@ keeps both workers busy until the end. Tests inside a file keep their order.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 FILE_COST = {
     "test_lpg_discovery.py": 215,
     "test_discovery.py": 190,
     "test_learning.py": 115,
     "test_trainer.py": 105,
     "test_evaluate.py": 75,
-    "test_discovery_resume.py": 60,
+    "test_discovery_resume.py": 100,
     "test_brax_env.py": 45,
     "test_manipulation.py": 45,
     "test_gridworld.py": 40,
     "test_lpg.py": 35,
     "test_lpg_analysis.py": 20,
+    "test_validate.py": 15,
+    "test_errors.py": 15,
 }
 
 
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: -FILE_COST.get(item.path.name, 0))  # stable: file order kept
+
+
+def pytest_configure(config):
+    """One JAX compilation cache per test session, shared by the xdist workers (they inherit the
+    controller's environment) and by the subprocesses tests start, never the user's own; on
+    from the start, so a program that several tests build (often as new jitted functions with
+    the same code) compiles once."""
+    if "RLDISCO_COMPILE_CACHE" not in os.environ:
+        path = tempfile.mkdtemp(prefix="rldisco-test-jax-cache-")
+        os.environ["RLDISCO_COMPILE_CACHE"] = path
+        config.add_cleanup(lambda: shutil.rmtree(path, ignore_errors=True))
+    from discovery.compile_cache import enable_compile_cache, quiet_cache_loads
+
+    quiet_cache_loads()
+    enable_compile_cache()

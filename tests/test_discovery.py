@@ -18,7 +18,7 @@ from discovery.run import run_discovery, start_run
 from discovery.rundir import RunDir
 
 TINY = ["es.population_size=4", "train.num_envs=4", "train.num_steps=16",
-        "train.total_timesteps=192", "train.num_minibatches=2", "normalize_fitness=false",
+        "train.total_timesteps=192", "train.num_minibatches=2", "levels.fitness=raw",
         "chunk=1"]
 GENERATIONS = 8
 
@@ -165,7 +165,7 @@ def test_large_presets_run_one_generation_shrunk(name, es, tmp_path):
     cfg = apply_overrides(full, [
         "generations=1", "es.population_size=2", "train.num_envs=2", "train.num_steps=8",
         "train.total_timesteps=16", f"train.num_minibatches={minibatches}",
-        "normalize_fitness=false"])
+        "levels.fitness=raw"])
     result = run_discovery(cfg, start_run(cfg, tmp_path / name), progress=False)
     assert result.fitness.shape == (1, 2) and np.isfinite(result.fitness).all()
 
@@ -176,5 +176,5 @@ def test_fitness_label_says_what_fitness_is():
     window = apply_overrides(preset("quickstart-lpg"), ["train.fitness_measure=final_window"])
     assert window.fitness_label == "final return / level optimum"
     assert not preset("ta-lpg-gridworld").fitness_is_ppo_normalised
-    raw = apply_overrides(preset("quickstart"), ["normalize_fitness=false"])
+    raw = apply_overrides(preset("quickstart"), ["levels.fitness=raw"])
     assert raw.fitness_label == "final return" and not raw.fitness_is_ppo_normalised

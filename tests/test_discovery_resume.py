@@ -1,9 +1,17 @@
-"""Exact resume after SIGKILL and population sharding, against one uninterrupted reference run
-(all runs are `rldisco discover` subprocesses sharing an XLA compilation cache)."""
+"""Runs that survive anything, against one uninterrupted reference run: SIGKILL at every stage
+of a run (baselines, compilation, between the first row and the first checkpoint, mid-row,
+mid-checkpoint, mid-chunk, each kill during a resume), SIGTERM and SIGINT, a second process on
+a live run, a damaged newest checkpoint; and population sharding.
+
+Runs that are killed are `rldisco discover` subprocesses (faults injected by
+tests/fault_runner.py); the others call the CLI in this process. All share the session's
+compilation cache, so each program compiles once for all of them.
+"""
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,31 +20,48 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from fault_runner import install
 
 from discovery.checkpoint import load_meta_params
+from discovery.cli import main
 
-TINY = ["es.population_size=4", "train.num_envs=4", "train.num_steps=16",
-        "train.total_timesteps=192", "train.num_minibatches=2", "normalize_fitness=false",
-        "chunk=1"]
-GENERATIONS = 8
-
-
-def _discover(runs_dir, name, *args, env=None, wait=True):
-    """`rldisco discover` in a subprocess sharing an XLA compilation cache, so the identical
-    program compiles once for the reference, the killed and the resumed process."""
-    env = {**os.environ, **(env or {}), "JAX_COMPILATION_CACHE_DIR": str(runs_dir / "xla-cache"),
-           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-    cmd = [sys.executable, "-m", "discovery.cli", "discover", "--runs-dir", str(runs_dir),
-           *(["--name", name] if name else []), *args]
-    log = open(runs_dir / f"{name or 'resume'}-{len(os.listdir(runs_dir))}.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if wait:
-        assert proc.wait(timeout=600) == 0, Path(log.name).read_text()[-3000:]
-    return proc
+# The tiny quickstart with baselines (so there is a baseline stage to kill) and a checkpoint
+# every second generation (so rows exist that no checkpoint covers yet).
+CONFIG = ["--preset", "quickstart", "es.population_size=4", "train.num_envs=4",
+          "train.num_steps=16", "train.total_timesteps=192", "train.num_minibatches=2",
+          "baseline_seeds=1", "chunk=1", "checkpoint_every=2"]
+GENERATIONS = 6
+RUNNER = str(Path(__file__).with_name("fault_runner.py"))
 
 
-def _records(run_dir):
+def _start(runs_dir: Path, tag: str, fault: str, *args: str, env: dict | None = None):
+    log = runs_dir / f"{tag}.log"
+    env = {**os.environ, **(env or {})}
+    proc = subprocess.Popen([sys.executable, RUNNER, fault, "discover", *args],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    return proc, log
+
+
+def _run(runs_dir: Path, tag: str, fault: str, *args: str, env: dict | None = None):
+    proc, log = _start(runs_dir, tag, fault, *args, env=env)
+    return proc.wait(timeout=600), log.read_text()
+
+
+def _in_process(capsys, monkeypatch, fault: str, *args: str) -> tuple[int, str]:
+    """The CLI in this process with `fault` installed (a signal fault: nothing dies here)."""
+    install(fault, monkeypatch.setattr)
+    rc = main(["discover", *args])
+    monkeypatch.undo()
+    out = capsys.readouterr()
+    return rc, out.out + out.err
+
+
+def _records(run_dir: Path) -> list[dict]:
     return [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def _steps(run_dir: Path) -> list[str]:
+    return sorted(p.name for p in (run_dir / "checkpoints").iterdir())
 
 
 @pytest.fixture(scope="module")
@@ -45,47 +70,113 @@ def runs_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def reference_run(runs_dir):
-    """An uninterrupted tiny run (subprocess, single device)."""
-    _discover(runs_dir, "reference", "--preset", "quickstart", *TINY,
-              f"generations={GENERATIONS}")
+def reference(runs_dir):
+    """The uninterrupted run."""
+    rc, log = _run(runs_dir, "reference", "none", "--runs-dir", str(runs_dir), "--name",
+                   "reference", *CONFIG, f"generations={GENERATIONS}")
+    assert rc == 0, log[-3000:]
     return runs_dir / "reference"
 
 
-def test_sigkill_then_resume_is_bit_identical(runs_dir, reference_run):
-    run_dir = runs_dir / "killed"
-    proc = _discover(runs_dir, "killed", "--preset", "quickstart", *TINY,
-                     f"generations={GENERATIONS}", wait=False)
+def test_a_run_killed_and_stopped_at_every_stage_ends_as_if_never_interrupted(
+        runs_dir, reference, capsys, monkeypatch):
+    run = runs_dir / "faulty"
+    resume = ["--resume", str(run)]
+
+    # SIGKILL during the baselines: only the config was written.
+    rc, log = _run(runs_dir, "1-baselines", "kill-in-baselines", "--runs-dir", str(runs_dir),
+                   "--name", "faulty", *CONFIG, f"generations={GENERATIONS}")
+    assert rc == -signal.SIGKILL, log[-3000:]
+    assert not (run / "baselines.json").exists() and not (run / "metrics.jsonl").exists()
+
+    # SIGKILL while compiling: baselines stored, no generation done.
+    rc, log = _run(runs_dir, "2-compile", "kill-in-compile", *resume)
+    assert rc == -signal.SIGKILL, log[-3000:]
+    assert (run / "baselines.json").exists() and not (run / "metrics.jsonl").exists()
+
+    # A live run (row 0 written, row 1 half written, no checkpoint yet): a second process is
+    # refused at once, naming the holder; the holder is SIGKILLed.
+    live, log_path = _start(runs_dir, "3-live", "pause-in-row:1", *resume)
     deadline = time.time() + 300
-    try:
-        while not (run_dir / "checkpoints" / "3").exists():
-            assert proc.poll() is None, "the run ended before it could be killed"
-            assert time.time() < deadline, "no checkpoint appeared"
-            time.sleep(0.02)
-        assert proc.poll() is None
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
-    steps = sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
-    assert steps and steps[-1] < GENERATIONS  # really killed between checkpoints
+    while "PAUSED" not in log_path.read_text():
+        assert live.poll() is None, log_path.read_text()[-3000:]
+        assert time.time() < deadline, "the run never reached row 1"
+        time.sleep(0.05)
+    t0 = time.perf_counter()
+    second = subprocess.run([sys.executable, "-m", "discovery.cli", "discover", *resume],
+                            capture_output=True, text=True, timeout=60)
+    assert time.perf_counter() - t0 < 5
+    assert second.returncode == 2
+    assert f"in use by pid {live.pid} on {socket.gethostname()} since " in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+    live.kill()
+    live.wait()
+    text = (run / "metrics.jsonl").read_text()
+    assert len(text.splitlines()) == 2 and not text.endswith("\n") and _steps(run) == []
 
-    _discover(runs_dir, None, "--resume", str(run_dir))
-    resumed, meta = load_meta_params(run_dir / "checkpoints")
-    reference, _ = load_meta_params(reference_run / "checkpoints")
+    # SIGTERM with a chunk in flight (the resume right after the SIGKILL): the partial row is
+    # dropped, rows without a checkpoint redone, the chunk abandoned, one line, exit 75.
+    rc, log = _in_process(capsys, monkeypatch, "term-in-chunk:3", *resume)
+    assert rc == 75, log[-3000:]
+    assert "dropped a partial last line" in log and "Traceback" not in log
+    assert log.strip().splitlines()[-1] == (
+        "rldisco discover: stopped by SIGTERM: checkpoint 2 holds generation 2/6; the "
+        f"generations in flight were abandoned; continue with: rldisco discover --resume {run}")
+    assert _steps(run) == ["2"] and [r["generation"] for r in _records(run)] == [0, 1]
+
+    # SIGKILL during a checkpoint write (orbax's temporary directory is left behind), in a
+    # process that loaded its compiled programs from the cache instead of compiling them.
+    rc, log = _run(runs_dir, "5-checkpoint", "kill-in-checkpoint:1", *resume,
+                   env={"JAX_DEBUG_LOG_MODULES": "jax._src.compiler"})
+    assert rc == -signal.SIGKILL, log[-3000:]
+    assert any("tmp" in s for s in _steps(run)), _steps(run)
+    assert "Persistent compilation cache hit for 'jit_run_chunk'" in log
+
+    # Ctrl-C while compiling: nothing is unsaved, so the process stops at once (without
+    # waiting for the compilation), saying what the checkpoints hold; exit 130.
+    rc, log = _run(runs_dir, "6-sigint", "int-in-compile", *resume)
+    assert rc == 130, log[-3000:]
+    assert "Traceback" not in log and log.strip().splitlines()[-1] == (
+        "rldisco discover: stopped by SIGINT: checkpoint 2 holds generation 2/6; continue "
+        f"with: rldisco discover --resume {run}")
+    assert _steps(run) == ["2"] and [r["generation"] for r in _records(run)] == [0, 1]
+
+    # SIGKILL mid-chunk, after a checkpoint; then that newest checkpoint is damaged on disk.
+    rc, log = _run(runs_dir, "7-chunk", "kill-in-chunk:3", *resume)
+    assert rc == -signal.SIGKILL, log[-3000:]
+    assert _steps(run) == ["2", "4"]
+    for path in (run / "checkpoints" / "4" / "es_state").rglob("*"):
+        if path.is_file() and path.parent.name == "d":
+            path.write_bytes(path.read_bytes()[:10])
+
+    # The last resume falls back to checkpoint 2 and keeps 4 aside.
+    rc, log = _in_process(capsys, monkeypatch, "none", *resume)
+    assert rc == 0, log[-3000:]
+    assert "checkpoint 4 is damaged" in log and "corrupt-4" in log
+    assert "dropped 2 metrics row(s)" in log
+    assert _steps(run) == ["2", "4", "6", "corrupt-4"]
+
+    expected = _records(reference)
+    assert [r["generation"] for r in _records(run)] == list(range(GENERATIONS))
+    assert [r["fitness"] for r in _records(run)] == [r["fitness"] for r in expected]
+    resumed, meta = load_meta_params(run / "checkpoints")
     assert meta["generation"] == GENERATIONS
-    jax.tree.map(np.testing.assert_array_equal, resumed, reference)
-    records = _records(run_dir)
-    assert [r["generation"] for r in records] == list(range(GENERATIONS))  # no gaps/duplicates
-    assert [r["fitness"] for r in records] == [r["fitness"] for r in _records(reference_run)]
+    jax.tree.map(np.testing.assert_array_equal, resumed,
+                 load_meta_params(reference / "checkpoints")[0])
+    assert f"done: {GENERATIONS} generations" in log
 
 
-def test_population_sharded_over_four_devices_equals_one_device(runs_dir, reference_run):
-    _discover(runs_dir, "four", "--preset", "quickstart", *TINY, "generations=3",
-              env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
-    four, one = _records(runs_dir / "four"), _records(reference_run)[:3]
-    log = "".join(p.read_text() for p in runs_dir.glob("four-*.log"))
+def test_population_sharded_over_four_devices_equals_one_device(runs_dir, reference):
+    """Three generations on four devices (a resume with no checkpoint of a copy of the
+    reference's config and baselines, so no baseline is recomputed)."""
+    run = runs_dir / "four"
+    run.mkdir()
+    for name in ("config.yaml", "baselines.json"):
+        (run / name).write_text((reference / name).read_text())
+    rc, log = _run(runs_dir, "four", "none", "--resume", str(run), "generations=3",
+                   env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+    assert rc == 0, log[-3000:]
     assert "sharded over 4 cpu device(s)" in log
-    np.testing.assert_allclose([r["fitness"] for r in four], [r["fitness"] for r in one],
+    np.testing.assert_allclose([r["fitness"] for r in _records(run)],
+                               [r["fitness"] for r in _records(reference)[:3]],
                                rtol=1e-5, atol=1e-6)
-
-

@@ -34,7 +34,7 @@ def test_baseline_where_ppo_is_not_clearly_better_than_random_is_refused(ppo, ra
     with pytest.raises(BaselineError) as err:
         check_baseline("CartPole-v1", {"ppo": ppo, "random": random})
     message = str(err.value)
-    assert "CartPole-v1" in message and why in message and "normalize_fitness=false" in message
+    assert "CartPole-v1" in message and why in message and "levels.fitness=raw" in message
     assert f"{random:.4g}" in message
 
 
