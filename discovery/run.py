@@ -27,7 +27,6 @@ from jax.sharding import PartitionSpec as P
 
 import envs
 from discovery.checkpoint import Checkpointer
-from discovery.compile_cache import enable_compile_cache
 from discovery.config import DiscoveryConfig
 from discovery.es import make_es_loop, make_strategy, population_mesh
 from discovery.fitness import (
@@ -189,7 +188,6 @@ def run_discovery(cfg: DiscoveryConfig, run: RunDir, *, resume: bool = False,
     (ConfigChangeError) unless `allow_config_change`. With `stop` (an active StopSignals), a
     SIGTERM/SIGINT ends the run at the next safe point with a checkpoint, raising `Stopped`.
     """
-    enable_compile_cache()
     with RunLock(run.path):
         return _run_locked(cfg, run, resume, progress, trackers, echo, allow_config_change,
                            stop or NoStop())
