@@ -73,11 +73,9 @@ class ESConfig:
                                                         and self.strategy == "open_es"):
             raise ValueError("es.fitness_shaping 'pair_rank' needs strategy open_es with "
                              "antithetic sampling")
-        for name in ("lr", "sigma", "lr_min", "sigma_min"):
-            value = getattr(self, name)
-            if (not isinstance(value, int | float) or isinstance(value, bool)
-                    or not 0 < value < float("inf")):
-                raise ValueError(f"es.{name} must be a finite number > 0, got {value!r}")
+        for name in ("lr", "sigma", "lr_min", "sigma_min"):  # finite numbers: check_fields
+            if not getattr(self, name) > 0:
+                raise ValueError(f"es.{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("lr_decay", "sigma_decay"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 1:

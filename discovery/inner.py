@@ -76,14 +76,10 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
-        positive = ("lr", "max_grad_norm", "adam_eps", "critic_lr")
-        for n in positive:
+        for n in ("lr", "max_grad_norm", "adam_eps", "critic_lr"):  # finite: check_fields
             value = getattr(self, n)
-            if value is None and n in ("max_grad_norm", "critic_lr"):
-                continue
-            if (not isinstance(value, int | float) or isinstance(value, bool)
-                    or not value > 0 or value == float("inf")):
-                raise ValueError(f"TrainConfig.{n} must be a finite number > 0, got {value!r}")
+            if value is not None and not value > 0:
+                raise ValueError(f"TrainConfig.{n} must be > 0, got {value!r}")
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ValueError(f"TrainConfig.num_minibatches ({self.num_minibatches}) must divide "
                              f"num_envs * num_steps ({self.num_envs * self.num_steps})")
