@@ -46,6 +46,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import jax
 
     import envs
+    from discovery.agent_store import save_agent
     from discovery.agents import train_agents
     from discovery.plotting import plot_curves
     from discovery.presets import train_preset, train_preset_for
@@ -58,29 +59,95 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "num_steps": args.num_steps, "lr": args.lr}.items() if v is not None}
     cfg = train_preset(preset).replace(**overrides)  # validates before any compilation
     rule = make_rule(args.rule)
+    levels_cfg = _levels_config(args)
     env, params = envs.make(args.env)
     name = args.name or f"{args.env.replace('/', '-')}-{args.rule}-{time.strftime('%Y%m%d-%H%M%S')}"
     run = RunDir.create(Path(args.runs_dir) / name, "train", {
         "env": args.env, "rule": args.rule, "seeds": args.seeds, "seed": args.seed,
-        "preset": preset, "train": _asdict(cfg)})
+        "preset": preset, "train": _asdict(cfg),
+        **({"levels": _asdict(levels_cfg)} if levels_cfg is not None else {})})
     print(f"run directory: {run.path}")
+    if levels_cfg is not None:
+        return _train_on_levels(args, run, rule, cfg, levels_cfg)
 
     def on_chunk(done, log):
         curve = np.asarray(log.curve[:, -1])
         run.log({"update": done, "env_steps": done * cfg.steps_per_update,
-                 "return_mean": float(curve.mean()), "return_min": float(curve.min()),
-                 "return_max": float(curve.max())})
+                 "return_mean": float(np.nanmean(curve)), "return_min": float(np.nanmin(curve)),
+                 "return_max": float(np.nanmax(curve))})
 
     result = train_agents(env, params, rule, cfg, jax.random.key(args.seed), args.seeds,
                           label=f"{args.env} {args.rule}", on_chunk=on_chunk)
     final = np.asarray(result.final_return)
     run.log({"final_return_mean": float(final.mean()), "final_return": final.tolist()})
+    save_agent(run.path / "agent", result.agent_params, result.obs_stats)
     x = (np.arange(cfg.num_updates) + 1) * cfg.steps_per_update
     png = plot_curves({args.rule: np.asarray(result.curve)}, x, run.plots / "learning_curve.png",
                       title=args.env)
     print(f"final return {final.mean():.2f} +- {final.std():.2f} over {args.seeds} seeds; "
-          f"curve: {png}")
+          f"curve: {png}; agent: {run.path / 'agent'}")
     return 0
+
+
+def _levels_config(args: argparse.Namespace):
+    """The `--levels` curriculum of `rldisco train` (None: the env's own fixed level)."""
+    from discovery.levels import LevelsConfig
+
+    if args.levels == "fixed":
+        return None
+    if args.seeds != 1:
+        raise ValueError("--levels trains one agent (its curriculum adapts to it); use "
+                         "--seed for other runs instead of --seeds")
+    score = args.score or ("random" if args.levels == "dr" else "pvl")
+    return LevelsConfig(kind="sampled" if args.levels == "dr" else args.levels, score=score,
+                        buffer_size=args.buffer_size, robust=args.robust,
+                        minimum_fill_ratio=args.min_fill)
+
+
+def _train_on_levels(args, run, rule, cfg, levels_cfg) -> int:
+    """`rldisco train --levels ...`: one agent with a level curriculum (UED), then a report on
+    held-out levels."""
+    import jax
+
+    from discovery.agent_store import save_agent
+    from discovery.plotting import plot_curves
+    from discovery.ued import held_out_levels, train_on_levels
+
+    key = jax.random.key(args.seed)
+    k_train, k_eval, k_levels = jax.random.split(key, 3)
+
+    def on_chunk(done, log):
+        for i in range(len(log.score)):
+            row = {"update": done - len(log.score) + i,
+                   "return": _nan_none(log.episode_return[i]),
+                   "level_score": _nan_none(log.score[i]), "replayed": bool(log.replayed[i]),
+                   "learned": bool(log.learned[i])}
+            if log.buffer:
+                row["buffer"] = {k: _nan_none(v[i]) for k, v in log.buffer.items()}
+            run.log(row)
+
+    state, log, ued = train_on_levels(args.env, rule, cfg, levels_cfg, k_train,
+                                      label=f"{args.env} {args.rule} ({args.levels})",
+                                      on_chunk=on_chunk)
+    save_agent(run.path / "agent", state.agent.params, state.agent.obs_stats)
+    labels, levels = held_out_levels(args.env, k_levels)
+    returns = np.asarray(jax.jit(ued.evaluate)(state, levels, k_eval), dtype=float)
+    report = {"levels": labels, "return": returns.tolist(), "mean": float(returns.mean()),
+              "worst": float(returns.min()), "curriculum": args.levels,
+              "score": levels_cfg.score}
+    run.write_json("eval/held_out.json", report)
+    x = (np.arange(cfg.num_updates) + 1) * cfg.steps_per_update
+    plot_curves({f"{args.rule} ({args.levels})": np.asarray(log.episode_return)[None]}, x,
+                run.plots / "learning_curve.png", title=args.env)
+    print(f"held-out levels ({len(labels)}): mean return {report['mean']:.2f}, worst "
+          f"{report['worst']:.2f} ({labels[int(returns.argmin())]}); "
+          f"{run.path / 'eval' / 'held_out.json'}; agent: {run.path / 'agent'}")
+    return 0
+
+
+def _nan_none(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
 
 
 def _cmd_discover(args: argparse.Namespace) -> int:
@@ -219,6 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-envs", type=int)
     p.add_argument("--num-steps", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--levels", choices=("fixed", "dr", "plr", "accel"), default="fixed",
+                   help="train on the env's own level (fixed), on levels drawn from its level "
+                        "distribution or ParamSpace (dr), or with a curriculum (plr, accel)")
+    p.add_argument("--score", choices=("pvl", "maxmc", "l1", "random"),
+                   help="how a curriculum scores levels (default: pvl; dr: random)")
+    p.add_argument("--buffer-size", type=int, default=4000, help="PLR / ACCEL level buffer")
+    p.add_argument("--min-fill", type=float, default=0.5,
+                   help="buffer fill ratio before levels are replayed")
+    p.add_argument("--robust", action="store_true",
+                   help="robust PLR: learn only from replayed levels")
     p.add_argument("--name", help="run name (default: env-rule-timestamp)")
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=_cmd_train)

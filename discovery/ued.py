@@ -147,3 +147,69 @@ def make_ued(env: Any, rule: UpdateRule, cfg: TrainConfig, source: Any, score: s
             state.agent.params, state.agent.obs_stats, levels.params, keys)
 
     return UED(init, advance, evaluate, trainer)
+
+
+def held_out_levels(env_name: str, key: jax.Array, num: int = 32) -> tuple[list[str], Level]:
+    """Held-out levels to report an agent on: a fixed sample of the level distribution, or,
+    for a ParamSpace, the nominal level plus a grid over the space (3 points per dimension,
+    at most `num` of them). Returns (labels, Level [L])."""
+    import envs
+
+    family, short = envs.family(env_name), envs.short_name(env_name)
+    generate = family.level_generator(short)
+    if generate is not None:
+        levels = generate(key, num)
+        return [f"{short}/{i}" for i in range(num)], levels
+    space = envs.default_param_space(env_name)
+    _, nominal = envs.make(env_name)
+    grid = space.grid(3)
+    size = jax.tree.leaves(grid)[0].shape[0]
+    pick = jnp.linspace(0, size - 1, min(num - 1, size)).round().astype(jnp.int32)
+    grid = jax.tree.map(lambda x: x[pick], grid)
+    params = jax.tree.map(lambda a, b: jnp.concatenate([jnp.asarray(a)[None], b]), nominal,
+                          grid)
+    n = int(pick.shape[0]) + 1
+    labels = ["nominal"] + [
+        ", ".join(f"{name}={float(jnp.ravel(getattr(grid, name)[i])[0]):.3g}"
+                  for name in space.names) for i in range(n - 1)]
+    return labels, Level(params, jnp.zeros(n, jnp.int32))
+
+
+def train_on_levels(env_name: str, rule: UpdateRule, cfg: TrainConfig, levels_cfg: Any,
+                    key: jax.Array, *, chunks: int = 20, label: str = "train",
+                    on_chunk: Callable[[int, UEDLog], None] | None = None,
+                    progress: bool = True) -> tuple[UEDState, UEDLog, UED]:
+    """Train one agent on `env_name`'s levels with the curriculum of `levels_cfg` (a
+    `LevelsConfig`: sampled = domain randomisation, plr, accel), in jitted chunks of updates
+    with progress; returns the final state, the whole log and the `UED` (for evaluation)."""
+    import math
+
+    import envs
+    from discovery.levels import level_features, make_level_source
+    from discovery.logging import ProgressLine
+
+    env, _ = envs.make(env_name)
+    extras = {"max_return": -float("inf")} if levels_cfg.score == "maxmc" else None
+    source = make_level_source(levels_cfg, env_name, cfg.num_updates, extras=extras)
+    ued = make_ued(env, rule, cfg, source, levels_cfg.score, level_features(env_name))
+    total = cfg.num_updates
+    chunk = math.ceil(total / max(1, min(chunks, total)))
+    state = ued.init(key)
+    advance = jax.jit(ued.advance, static_argnums=2)
+    bar = ProgressLine(label, total, unit="env-steps") if progress else None
+    logs, done = [], 0
+    while done < total:
+        length = min(chunk, total - done)
+        state, log = advance(state, jnp.int32(done), length)
+        logs.append(log)
+        done += length
+        if on_chunk is not None:
+            on_chunk(done, log)
+        if bar is not None:
+            fields = {"return": float(jnp.nanmean(log.episode_return)),
+                      "level_score": float(jnp.nanmean(log.score))}
+            if log.buffer:
+                fields["fill"] = float(log.buffer["fill_ratio"][-1])
+                fields["replayed"] = int(log.replayed.sum())
+            bar.report(done, work=length * cfg.steps_per_update, **fields)
+    return state, jax.tree.map(lambda *xs: jnp.concatenate(xs), *logs), ued
