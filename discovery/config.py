@@ -112,9 +112,11 @@ class DiscoveryConfig:
     def reference_rule(self) -> str:
         """The hand-designed rule a curriculum's regret is measured against (GROOVE: A2C for
         LPG, PPO for LPO)."""
+        from meta_objectives import RULES
+
         if self.levels.reference is not None:
             return self.levels.reference
-        return "a2c" if self.rule.name in ("lpg", "ta-lpg") else "ppo"
+        return getattr(RULES[self.rule.name], "reference", "ppo")
 
     @property
     def optimum_normalised(self) -> bool:

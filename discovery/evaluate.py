@@ -130,7 +130,7 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
     made = {name: env_registry.make(name) for name in env_names}  # unknown names fail here
-    references = {name: reference_rule(cfg.rule.name, name) for name in env_names}
+    references = {name: reference_rule(cfg.rule.name) for name in env_names}
     rule_names = [*references.values(), *baselines]  # the references run first (normalisers)
     rule_names = list(dict.fromkeys(rule_names))
     if DISCOVERED in rule_names:
@@ -220,20 +220,22 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
     return summary
 
 
-LPG_FAMILY = ("lpg", "ta-lpg")
+def reference_rule(rule_name: str) -> str:
+    """The hand-designed rule a discovered rule is compared with (the rule's `reference`: A2C
+    for the LPG family, as the LPG paper and GROOVE compare it, on grid-worlds and Atari alike;
+    PPO for learned objectives)."""
+    from meta_objectives import RULES
 
-
-def reference_rule(rule_name: str, env_name: str) -> str:
-    """The hand-designed reference rule on `env_name`: A2C for LPG-family runs on grid-worlds,
-    PPO otherwise."""
-    return "a2c" if rule_name in LPG_FAMILY and env_name.startswith("gridworld/") else "ppo"
+    return getattr(RULES[rule_name], "reference", "ppo")
 
 
 def _tabular_optimum(env_name: str, env: Any, params: Any) -> float | None:
-    """The exact optimal episode return of a tabular grid-world level, else None."""
-    if not env_name.startswith("gridworld/") or not getattr(env, "tabular", False):
-        return None
-    return float(env.optimal_return(params))
+    """The exact optimal episode return of a level where the env family has one (tabular
+    grid-worlds), else None."""
+    import envs as env_registry
+
+    optimum = env_registry.family(env_name).optimum(env)
+    return None if optimum is None else float(optimum(params))
 
 
 def _train_config(cfg: Any, env_name: str, total_timesteps: int | None) -> tuple[Any, str]:
@@ -276,8 +278,9 @@ def summary_markdown(summary: dict[str, Any], run_name: str = "") -> str:
              f"meta-trained on {', '.join(summary['train_envs'])}); {summary['seeds']} seeds "
              f"per rule and environment (seed {summary['seed']}).", "",
              "Normalised return = (R - R_random) / (R_norm - R_random): the normaliser "
-             "(PPO of this evaluation; A2C for LPG rules on grid-worlds; the exact DP optimum "
-             "on tabular grid-worlds; the 'normalised by' column) = 1, uniform random policy = 0. "
+             "(the reference rule of this evaluation: PPO, or A2C for LPG rules; the exact DP "
+             "optimum on tabular grid-worlds; the 'normalised by' column) = 1, uniform random "
+             "policy = 0. "
              "R is the mean episode return over the last "
              "part of training (final_window) or of fresh episodes of the final agent "
              "(final_policy), for every rule as the discovered rule's papers score it (the "

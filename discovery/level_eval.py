@@ -50,7 +50,12 @@ _BASELINE_CACHE: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _strip(name: str) -> str:
-    return name.split("/", 1)[1] if name.startswith("gridworld/") else name
+    import envs
+
+    try:
+        return envs.short_name(name)
+    except ValueError:  # a bare grid-world level name
+        return name
 
 
 def resolve_levels(spec: str | Sequence[str], key: jax.Array, num_levels: int = 8

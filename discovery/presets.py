@@ -43,17 +43,10 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
 
 
 def train_preset_for(env_name: str) -> str:
-    """The train preset that suits an environment name."""
-    if env_name.endswith("-MinAtar"):
-        return "minatar"
-    if env_name.startswith("gridworld/"):
-        from envs.gridworld import layout_of
+    """The train preset that suits an environment (its family says which)."""
+    import envs
 
-        return "gridworld-tabular" if layout_of(env_name.split("/", 1)[1]).tabular else "gridworld"
-    for prefix, preset in (("brax/", "brax"), ("metaworld/", "manipulation")):
-        if env_name.startswith(prefix):
-            return preset
-    return "classic"
+    return envs.family(env_name).train_preset(envs.short_name(env_name))
 
 
 def train_preset(name: str) -> TrainConfig:

@@ -151,6 +151,7 @@ class LPG:
     needs_value = False
     temporal = False
     fitness_measure = "final_policy"  # GROOVE scores fresh episodes of the final agent
+    reference = "a2c"  # the algorithm LPG replaces, as the LPG paper and GROOVE compare it
 
     def __post_init__(self) -> None:
         if self.hidden < 1 or self.prediction_size < 1 or not self.embedding:

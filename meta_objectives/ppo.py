@@ -35,6 +35,7 @@ class PolicyObjectiveRule:
     needs_value = True
     prediction_size = 0
     fitness_measure = "final_window"  # the papers score the training episodes' final returns
+    reference = "ppo"  # the hand-designed rule it is compared with (learned objectives: PPO)
 
     def init(self, key: jax.Array) -> MetaParams:
         return {}

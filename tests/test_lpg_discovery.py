@@ -120,7 +120,7 @@ def test_evaluate_cli_on_gridworld_levels_uses_a2c_and_the_dp_optimum(lpg_run, c
 @pytest.mark.slow
 def test_evaluate_cli_trains_lpg_agents_on_minatar(lpg_run, capsys):
     """A rule discovered on grid-worlds, evaluated on Breakout-MinAtar: LPG agents (policy +
-    8-way prediction head) get MinAtar's train preset, PPO is the reference. One update of
+    8-way prediction head) get MinAtar's train preset, A2C is the reference. One update of
     64 x 128 steps: this checks the plumbing, not transfer (a 1-minute grid-world discovery)."""
     path = lpg_run["path"]
     assert main(["evaluate", str(path), "--envs", "Breakout-MinAtar", "--seeds", "2",
@@ -128,13 +128,13 @@ def test_evaluate_cli_trains_lpg_agents_on_minatar(lpg_run, capsys):
     md = capsys.readouterr().out
     assert "| Breakout-MinAtar | discovered | 2 |" in md and "preset:minatar" in md
     summary = json.loads((path / "eval" / "summary.json").read_text())
-    assert summary["rule"] == "lpg" and summary["rules"] == ["discovered", "ppo"]
+    assert summary["rule"] == "lpg" and summary["rules"] == ["discovered", "a2c"]
     e = summary["envs"]["Breakout-MinAtar"]
-    assert e["reference"] == "ppo" and e["normalizer"] == "ppo" and e["optimum"] is None
+    assert e["reference"] == "a2c" and e["normalizer"] == "a2c" and e["optimum"] is None
     assert e["train_config"] == "preset:minatar" and e["num_updates"] == 1
     discovered = np.asarray(e["rules"]["discovered"]["final_return"])
     assert discovered.shape == (2,) and np.isfinite(discovered).all()
-    expected = (discovered - e["random"]) / (e["ppo"] - e["random"])
+    expected = (discovered - e["random"]) / (e["reference_return"] - e["random"])
     np.testing.assert_allclose(e["rules"]["discovered"]["normalized"], expected, rtol=1e-5)
     assert (path / "eval" / "Breakout-MinAtar.csv").is_file()
 
@@ -167,11 +167,9 @@ def test_learned_policy_gradient_notebook_runs(lpg_run, monkeypatch):
     assert len(images) == 4  # trajectory, temporal inputs, pi_hat scatter, fitness curve
 
 
-def test_reference_rule_is_a2c_only_for_lpg_runs_on_gridworlds():
-    assert reference_rule("lpg", "gridworld/dense") == "a2c"
-    assert reference_rule("ta-lpg", "gridworld/rand_tiny") == "a2c"
-    assert reference_rule("lpg", "CartPole-v1") == "ppo"
-    assert reference_rule("ta-lpo", "gridworld/dense") == "ppo"
+def test_reference_rule_is_a2c_for_lpg_and_ppo_for_learned_objectives():
+    assert reference_rule("lpg") == reference_rule("ta-lpg") == "a2c"
+    assert reference_rule("ta-lpo") == reference_rule("lpo") == reference_rule("dpo") == "ppo"
 
 
 def test_levels_are_grouped_by_layout():
