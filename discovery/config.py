@@ -275,6 +275,34 @@ def _quickstart_lpg_metagrad() -> DiscoveryConfig:
         generations=128, chunk=32, center_seeds=8)
 
 
+def _quickstart_groove() -> DiscoveryConfig:
+    # GROOVE's curriculum in CPU minutes: quickstart-lpg's LPG and agents, with levels from an
+    # algorithmic-regret PLR buffer over the 'small' level space (the regret of a level is
+    # A2C's return on it minus the LPG agents'; A2C trains once per new level).
+    base = _quickstart_lpg()
+    return dataclasses.replace(base, levels=LevelsConfig(
+        "plr", buffer_size=256, replay_prob=0.5, minimum_fill_ratio=0.25))
+
+
+def _groove_gridworld() -> DiscoveryConfig:
+    # GROOVE at the published scale (GPU): ta-lpg-gridworld's ES and agents (LPG here) with an
+    # algorithmic-regret PLR buffer of 4000 levels over the 'all' level space (replay 0.5,
+    # staleness 0.3, rank temperature 0.3). Deviation: GROOVE pairs its curriculum with LPG's
+    # meta-gradient; this preset drives it with ES (outer=metagrad draws fresh levels only).
+    base = _lpg("lpg")
+    return dataclasses.replace(base, envs=("gridworld/all",), levels=LevelsConfig("plr"))
+
+
+def _quickstart_lpo_plr() -> DiscoveryConfig:
+    # TA-LPO over CartPole's physics (gravity, masses, pole length, force: the env's default
+    # ParamSpace), levels from an algorithmic-regret PLR buffer: a level's regret is PPO's
+    # return there minus the population's (PPO trains once per new level). Fitness is the raw
+    # final return (physics levels have no exact optimum). CPU minutes.
+    base = _quickstart()
+    return dataclasses.replace(base, levels=LevelsConfig(
+        "plr", buffer_size=128, minimum_fill_ratio=0.25), generations=16)
+
+
 def _lpo_brax_ant() -> DiscoveryConfig:
     # LPO on brax Ant as in the DPO paper, with purejaxrl's continuous PPO as the inner loop
     # (observation and reward normalisation, no LR annealing, entropy 0), so PPO, the
@@ -290,6 +318,9 @@ PRESETS = {
     "quickstart": _quickstart,
     "quickstart-lpg": _quickstart_lpg,
     "quickstart-lpg-metagrad": _quickstart_lpg_metagrad,
+    "quickstart-groove": _quickstart_groove,
+    "quickstart-lpo-plr": _quickstart_lpo_plr,
+    "groove-gridworld": _groove_gridworld,
     "lpg-metagrad-gridworld": _lpg_metagrad,
     "lpg-gridworld": lambda: _lpg("lpg"),
     "ta-lpg-gridworld": lambda: _lpg("ta-lpg"),

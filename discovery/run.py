@@ -304,7 +304,37 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
                      center=center if cfg.center_seeds else None)
         if any("levels" in r for r in history):
             plot_levels(history, run.plots / "levels.png", title=run.name)
+    if cfg.levels.curriculum and cfg.outer == "es":
+        save_top_levels(cfg, state[1], run)
     return DiscoveryResult(meta_params, state, fitness_rows, center, final_center)
+
+
+def save_top_levels(cfg: DiscoveryConfig, levels_state: dict, run: RunDir, top: int = 8) -> None:
+    """The buffer's highest-scored levels: `levels/top.json` (score, features, extras) and,
+    where the env family draws its levels, `plots/levels/top_<rank>.png`."""
+    buffer = jax.device_get(levels_state["buffer"])
+    size = int(buffer["size"])
+    if not size:
+        return
+    order = np.argsort(-np.asarray(buffer["scores"])[:size])[:top]
+    features = level_features(cfg.envs[0])
+    family = envs.family(cfg.envs[0])
+    rows = []
+    for rank, slot in enumerate(order.tolist()):
+        level = jax.tree.map(lambda x, i=slot: x[i], buffer["levels"])
+        feats = jax.tree.map(lambda x: float(np.asarray(x)), features(level))
+        extras = {k: float(v[slot]) for k, v in buffer["levels_extra"].items()}
+        rows.append({"rank": rank, "slot": slot, "score": float(buffer["scores"][slot]),
+                     **feats, **extras})
+        if family.render is not None:
+            family.render(level.params, _plot_path(run, f"levels/top_{rank}.png"))
+    run.write_json("levels/top.json", rows)
+
+
+def _plot_path(run: RunDir, name: str) -> Path:
+    path = run.plots / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def progress_fields(rows: list[dict[str, Any]], cfg: DiscoveryConfig) -> dict[str, Any]:

@@ -186,8 +186,9 @@ class RunDir:
         return read_yaml(self.config_path)
 
     def write_json(self, name: str, data: Any) -> Path:
-        """Replace `<run>/<name>` by `data` as JSON, atomically."""
+        """Replace `<run>/<name>` by `data` as JSON, atomically (folders made as needed)."""
         path = self.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(data, indent=2))
         return path
 

@@ -38,12 +38,15 @@ class Family:
         else None
     optimum(env) -> `optimum(params) -> exact optimal episode return` (batched params) where
         the family has one for `env`, else None
+    render(params, path) -> a picture of one level written to `path` (PNG), or None where the
+        family has no picture of its levels
     """
 
     name: str
     train_preset: Callable[[str], str]
     level_generator: Callable[..., LevelGenerator | None] = _no_levels
     optimum: Callable[[Any], Callable[[Any], jax.Array] | None] = _no_optimum
+    render: Callable[[Any, Any], Any] | None = None
 
 
 GYMNAX = Family("gymnax", lambda short: "minatar" if short.endswith("-MinAtar") else "classic")

@@ -39,4 +39,10 @@ def _optimum(env: Any):
     return lambda params: optimal_return(params, horizon=horizon)
 
 
-FAMILY = Family("gridworld", _train_preset, _level_generator, _optimum)
+def _render(params: Any, path: Any) -> Any:
+    from envs.gridworld.render import render_png
+
+    return render_png(params, None, path)
+
+
+FAMILY = Family("gridworld", _train_preset, _level_generator, _optimum, _render)
