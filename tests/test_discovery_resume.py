@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def _run(runs_dir: Path, tag: str, fault: str, *args: str, env: dict | None = No
 
 
 def _in_process(capsys, monkeypatch, fault: str, *args: str) -> tuple[int, str]:
-    """The CLI in this process with `fault` installed (a signal fault: nothing dies here)."""
+    """The CLI in this process with `fault` installed (a signal fault: nothing dies here, as
+    the CLI's handlers catch it, which needs the main thread)."""
+    assert threading.current_thread() is threading.main_thread()
     install(fault, monkeypatch.setattr)
     rc = main(["discover", *args])
     monkeypatch.undo()
