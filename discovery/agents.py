@@ -14,8 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from discovery.inner import TrainConfig, TrainResult, UpdateLog, make_train
+from discovery.inner import TrainConfig, Trainer, TrainResult, UpdateLog, make_train, wrap_env
 from discovery.logging import ProgressLine
+from envs.rollout import reset_batch, unroll
 from meta_objectives.base import UpdateRule
 
 
@@ -40,7 +41,7 @@ def train_agents(env: Any, env_params: Any, rule: UpdateRule, cfg: TrainConfig,
     init = jax.jit(jax.vmap(train.init, in_axes=(None, None, 0)))
     advance = jax.jit(jax.vmap(lambda s, start: train.advance(meta_params, env_params, s, start,
                                                               chunk), in_axes=(0, None)))
-    finish = jax.jit(jax.vmap(train.finish))
+    finish = jax.jit(jax.vmap(train.finish, in_axes=(None, 0, 0)))
 
     state = init(meta_params, env_params, keys)
     bar = ProgressLine(label, total, unit="env-steps") if progress else None
@@ -56,40 +57,32 @@ def train_agents(env: Any, env_params: Any, rule: UpdateRule, cfg: TrainConfig,
         if on_chunk is not None:
             on_chunk(done, jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *logs))
     full = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1)[:, :total], *logs)
-    return finish(state, full)
+    return finish(env_params, state, full)
 
 
-def rollout_policy(env: Any, env_params: Any, train_fn: Any, result: TrainResult,
+def rollout_policy(env: Any, env_params: Any, trainer: Trainer, result: TrainResult,
                    key: jax.Array, num_envs: int, num_steps: int,
                    deterministic: bool = True) -> dict[str, jax.Array]:
-    """Run a trained agent (`result` of one `train` call) for `num_steps` in `num_envs` envs.
+    """Run a trained agent (`result` of one `trainer` call) for `num_steps` in `num_envs` envs.
 
     Returns the mean return of completed episodes and, where the env reports
     `info["success"]`, the fraction of envs that succeeded at any step of their first episode.
-    Jittable; `train_fn` is the function `make_train` returned (for its network and config).
+    Jittable.
     """
-    from discovery.inner import wrap_env
-
-    wrapped = wrap_env(env, env_params, train_fn.config)
+    wrapped = wrap_env(env, env_params)
     k_reset, k_run = jax.random.split(key)
-    obs, state = jax.vmap(wrapped.reset, in_axes=(0, None))(
-        jax.random.split(k_reset, num_envs), env_params)
+    obs, state = reset_batch(wrapped, env_params, k_reset, num_envs)
 
-    def step(carry, k):
-        obs, state, succeeded, first_done = carry
-        k_act, k_env = jax.random.split(k)
-        policy = train_fn.forward(result.agent_params, result.obs_stats, obs).policy
-        action = policy.mode() if deterministic else policy.sample(k_act)
-        obs, state, _, _, _, info = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))(
-            jax.random.split(k_env, num_envs), state, action, env_params)
-        success = info.get("success", jnp.zeros(num_envs)) > 0
-        succeeded = succeeded | (success & ~first_done)
-        first_done = first_done | info["episode_done"]
-        return (obs, state, succeeded, first_done), (info["episode_return"],
-                                                     info["episode_done"])
+    def policy(obs, k):
+        out = trainer.forward(result.agent_params, result.obs_stats, obs).policy
+        return (out.mode() if deterministic else out.sample(k)), {}
 
-    init = (obs, state, jnp.zeros(num_envs, bool), jnp.zeros(num_envs, bool))
-    (_, _, succeeded, _), (returns, dones) = jax.lax.scan(step, init,
-                                                          jax.random.split(k_run, num_steps))
+    def keep(t):
+        success = t.info.get("success", jnp.zeros(num_envs)) > 0
+        return success, t.info["episode_return"], t.info["episode_done"]
+
+    _, _, (success, returns, dones) = unroll(wrapped, env_params, policy, state, obs, k_run,
+                                             num_steps, keep)
+    first = (jnp.cumsum(dones, axis=0) - dones) == 0  # steps of each env's first episode
     return {"return": jnp.sum(returns) / jnp.maximum(jnp.sum(dones), 1),
-            "episodes": jnp.sum(dones), "success_rate": jnp.mean(succeeded)}
+            "episodes": jnp.sum(dones), "success_rate": jnp.mean(jnp.any(success & first, 0))}

@@ -113,6 +113,7 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
     from discovery.checkpoint import load_meta_params
     from discovery.compile_cache import enable_compile_cache
     from discovery.fitness import normalize_return, random_policy_return
+    from discovery.inner import fitness_measure
     from discovery.plotting import plot_curves
     from discovery.run import open_run
     from discovery.rundir import check_writable
@@ -136,6 +137,9 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
         raise ValueError(f"'{DISCOVERED}' is the run's own rule; it is not a baseline name")
     rules = {DISCOVERED: cfg.rule.build(), **{b: make_rule(b) for b in rule_names}}
     train_cfgs = {name: _train_config(cfg, name, total_timesteps) for name in env_names}
+    # Every rule is scored as the discovered rule's papers score it (one measure per table).
+    train_cfgs = {name: (tcfg.replace(fitness_measure=fitness_measure(rules[DISCOVERED], tcfg)),
+                         source) for name, (tcfg, source) in train_cfgs.items()}
     try:
         meta_params, meta = load_meta_params(run.checkpoints)
     except FileNotFoundError:
@@ -186,6 +190,7 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
                            title=f"{name}: {run.name} vs baselines")
         per_env[name] = {
             "random": r_random, "ppo": r_ppo, "train_config": source,
+            "measure": tcfg.fitness_measure,
             "reference": references[name], "reference_return": r_ref, "optimum": optimum,
             "normalizer": references[name] if optimum is None else "optimum",
             "total_timesteps": tcfg.total_timesteps, "num_updates": tcfg.num_updates,
@@ -272,9 +277,11 @@ def summary_markdown(summary: dict[str, Any], run_name: str = "") -> str:
              f"per rule and environment (seed {summary['seed']}).", "",
              "Normalised return = (R - R_random) / (R_norm - R_random): the normaliser "
              "(PPO of this evaluation; A2C for LPG rules on grid-worlds; the exact DP optimum "
-             "on tabular grid-worlds, see the last column) = 1, uniform random policy = 0. "
+             "on tabular grid-worlds; the 'normalised by' column) = 1, uniform random policy = 0. "
              "R is the mean episode return over the last "
-             "part of training. 95% CI: percentile bootstrap of the mean "
+             "part of training (final_window) or of fresh episodes of the final agent "
+             "(final_policy), for every rule as the discovered rule's papers score it (the "
+             "last column). 95% CI: percentile bootstrap of the mean "
              f"({summary['bootstrap']['resamples']} resamples, fixed seed; stratified by "
              "environment in the aggregate). IQM: mean of the middle 50%.", "",
              "| env | rule | n | return | normalised mean | 95% CI | IQM |",
@@ -290,13 +297,13 @@ def summary_markdown(summary: dict[str, Any], run_name: str = "") -> str:
         lines.append(f"| **aggregate** | {label} | {r['n']} | | {_fmt(r['mean'])} | "
                      f"[{_fmt(r['ci'][0])}, {_fmt(r['ci'][1])}] | {_fmt(r['iqm'])} |")
     lines += ["", "| env | train config | total timesteps | updates | R_random | R_PPO | "
-              "reference | R_reference | normalised by |",
-              "|---|---|---:|---:|---:|---:|---|---:|---|"]
+              "reference | R_reference | normalised by | R measured as |",
+              "|---|---|---:|---:|---:|---:|---|---:|---|---|"]
     for env, e in envs.items():
         lines.append(f"| {env} | {e['train_config']} | {e['total_timesteps']} | "
                      f"{e['num_updates']} | {_fmt(e['random'], 2)} | {_fmt(e['ppo'], 2)} | "
                      f"{e.get('reference', 'ppo')} | {_fmt(e.get('reference_return'), 2)} | "
-                     f"{_normalizer_label(e)} |")
+                     f"{_normalizer_label(e)} | {e.get('measure', 'final_window')} |")
     nonfinite = {label: summary["aggregate"][label]["nonfinite"] for label in rules}
     if any(nonfinite.values()):
         lines += ["", "Non-finite returns (dropped from the statistics): "

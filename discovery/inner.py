@@ -1,15 +1,19 @@
 """The inner loop: train one agent with an UpdateRule, end to end in one jittable function.
 
-`make_train(env, rule, cfg)` returns `train(meta_params, env_params, key, num_updates=None)`.
-It is pure: vmap it over seeds (keys), over a population (meta_params) or over levels
-(env_params, with per-level `num_updates`), and jit the result. Updates past a level's own
-horizon are masked, so levels with different lifetimes share one vmap and the rule sees
-n / N relative to its own level.
+`make_train(env, rule, cfg)` returns a `Trainer`, a small frozen object of pure functions whose
+call is `train(meta_params, env_params, key, num_updates=None) -> TrainResult`. It is pure:
+vmap it over seeds (keys), over a population (meta_params) or over levels (env_params, with
+per-level `num_updates`), and jit the result. Updates past a level's own horizon are masked, so
+levels with different lifetimes share one vmap and the rule sees n / N relative to its own
+level. Its pieces (`init`, `advance`, `finish`, `collect`, `evaluate`, `forward`) serve callers
+that run training in chunks (progress), trace it (analysis) or differentiate through it (the
+meta-gradient outer loop).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
@@ -19,10 +23,13 @@ import jax.numpy as jnp
 import optax
 from gymnax.environments import spaces
 
-from discovery.networks import ActorCritic, ObsStats
+from discovery.networks import STYLES, ActorCritic, ObsStats
 from discovery.validate import check_fields
+from envs.rollout import first_episode_return, max_episode_steps, reset_batch, unroll
 from envs.wrappers import ClipAction, EpisodeStats
 from meta_objectives.base import Progress, Rollout, UpdateRule
+
+FITNESS_MEASURES = ("final_window", "final_policy")
 
 
 @dataclass(frozen=True)
@@ -40,27 +47,43 @@ class TrainConfig:
     lr: float = 2.5e-4
     critic_lr: float | None = None  # the critic side's lr (torso, value and y heads); None: lr
     anneal_lr: bool = True
-    max_grad_norm: float = 0.5
+    max_grad_norm: float | None = 0.5  # None: no gradient clipping (GROOVE's Adam agents)
     adam_eps: float = 1e-5
     optimizer: str = "adam"  # or "sgd" (GROOVE's tabular agents: plain SGD with a large lr)
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     conv: bool = False  # MinAtar-style conv torso
+    # "purejaxrl": orthogonal init, one global-norm clip over all parameters. "groove": flax's
+    # default init, bias-free linear agents, and the clip applied to actor and critic apart
+    # (GROOVE trains them as two networks with two optimisers).
+    agent_style: str = "purejaxrl"
     normalize_obs: bool = False  # running obs normalisation, kept in the agent (ObsStats)
-    bootstrap_truncated: bool = True  # bootstrap from the final obs on time-limit truncation
-    final_window: float = 0.1  # fraction of the horizon the final return is averaged over
+    normalize_reward: bool = False  # purejaxrl's running discounted-return scaling (brax)
+    # Bootstrap from the final observation on time-limit truncation. None: yes, unless the
+    # env's observation carries time (`env.observes_time`, grid-worlds), where the time limit
+    # is a true terminal.
+    bootstrap_truncated: bool | None = None
+    # How a run is scored: "final_window" (mean return of the training episodes that ended in
+    # the last `final_window` of the horizon) or "final_policy" (fresh episodes of the final
+    # agent, one per env, sampled actions). None: the rule's own (`rule.fitness_measure`).
+    fitness_measure: str | None = None
+    final_window: float = 0.1
 
     def __post_init__(self) -> None:
         check_fields(self, "TrainConfig")
         for name in ("num_envs", "num_steps", "total_timesteps", "update_epochs",
                      "num_minibatches"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
         positive = ("lr", "max_grad_norm", "adam_eps", "critic_lr")
-        bad = [n for n in positive if getattr(self, n) is not None and getattr(self, n) <= 0]
-        if bad:
-            raise ValueError(f"TrainConfig.{bad[0]} must be > 0, got {getattr(self, bad[0])}")
+        for n in positive:
+            value = getattr(self, n)
+            if value is None and n in ("max_grad_norm", "critic_lr"):
+                continue
+            if (not isinstance(value, int | float) or isinstance(value, bool)
+                    or not value > 0 or value == float("inf")):
+                raise ValueError(f"TrainConfig.{n} must be a finite number > 0, got {value!r}")
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ValueError(f"TrainConfig.num_minibatches ({self.num_minibatches}) must divide "
                              f"num_envs * num_steps ({self.num_envs * self.num_steps})")
@@ -72,6 +95,12 @@ class TrainConfig:
         if self.activation not in ("tanh", "relu", "gelu"):
             raise ValueError(f"TrainConfig.activation must be tanh, relu or gelu, got "
                              f"{self.activation!r}")
+        if self.agent_style not in STYLES:
+            raise ValueError(f"TrainConfig.agent_style must be one of {STYLES}, got "
+                             f"{self.agent_style!r}")
+        if self.fitness_measure is not None and self.fitness_measure not in FITNESS_MEASURES:
+            raise ValueError(f"TrainConfig.fitness_measure must be one of {FITNESS_MEASURES} "
+                             f"(or None for the rule's own), got {self.fitness_measure!r}")
         if not 0.0 < self.final_window <= 1.0:
             raise ValueError(f"TrainConfig.final_window must be in (0, 1], got "
                              f"{self.final_window}")
@@ -93,12 +122,46 @@ class TrainConfig:
 class TrainResult(NamedTuple):
     """What one training run returns (add leading axes for every vmap)."""
 
-    final_return: jax.Array  # mean episode return over the last `final_window` of the horizon
-    curve: jax.Array  # [num_updates] mean return of episodes ended in each update (carried)
+    final_return: jax.Array  # the run's score, by the trainer's fitness measure
+    curve: jax.Array  # [num_updates] mean return of episodes ended by each update (carried;
+    #                   NaN until the first episode ends)
     episodes: jax.Array  # [num_updates] number of episodes ended in each update
     metrics: dict[str, jax.Array]  # [num_updates] per-update means of the rule's metrics
     agent_params: Any
     obs_stats: ObsStats  # the agent's observation normaliser (identity if not normalize_obs)
+
+
+class RewardStats(NamedTuple):
+    """purejaxrl's `NormalizeVecReward`: running variance of the discounted return, shared by
+    the env batch; rewards are divided by its square root."""
+
+    mean: jax.Array
+    var: jax.Array
+    count: jax.Array
+    discounted: jax.Array  # [B] running discounted return of each env
+
+    @classmethod
+    def init(cls, num_envs: int) -> RewardStats:
+        return cls(jnp.float32(0.0), jnp.float32(1.0), jnp.float32(1e-4),
+                   jnp.zeros(num_envs, jnp.float32))
+
+    def normalize(self, reward: jax.Array, done: jax.Array, gamma: float
+                  ) -> tuple[RewardStats, jax.Array]:
+        """Scale a [T, B] reward array step by step (statistics updated before each step's
+        scaling, as the wrapper does)."""
+
+        def step(stats: RewardStats, x):
+            r, d = x
+            ret = stats.discounted * gamma * (1.0 - d) + r
+            n = ret.shape[0]
+            delta = ret.mean() - stats.mean
+            total = stats.count + n
+            mean = stats.mean + delta * n / total
+            m2 = stats.var * stats.count + ret.var() * n + delta**2 * stats.count * n / total
+            new = RewardStats(mean, m2 / total, total, ret)
+            return new, r / jnp.sqrt(new.var + 1e-8)
+
+        return jax.lax.scan(step, self, (reward, done.astype(jnp.float32)))
 
 
 class TrainState(NamedTuple):
@@ -109,7 +172,8 @@ class TrainState(NamedTuple):
     env_state: Any
     obs: jax.Array
     obs_stats: ObsStats
-    last_return: jax.Array  # mean return of the latest update that ended an episode
+    reward_stats: RewardStats
+    last_return: jax.Array  # mean return of the latest update that ended an episode (NaN: none)
     horizon: jax.Array  # N, this run's number of updates
     key: jax.Array
 
@@ -132,10 +196,10 @@ def make_network(env: Any, env_params: Any, rule: UpdateRule, cfg: TrainConfig) 
         action_dim=int(action_space.shape[0]) if continuous else int(action_space.n),
         continuous=continuous, hidden=cfg.hidden, activation=cfg.activation, conv=cfg.conv,
         value_head=rule.needs_value, prediction_size=rule.prediction_size,
-        obs_ndim=len(obs_shape))
+        obs_ndim=len(obs_shape), style=cfg.agent_style)
 
 
-def wrap_env(env: Any, env_params: Any, cfg: TrainConfig) -> Any:
+def wrap_env(env: Any, env_params: Any) -> Any:
     """Episode statistics always; action clipping for continuous actions."""
     if not isinstance(env.action_space(env_params), spaces.Discrete):
         env = ClipAction(env)
@@ -154,6 +218,18 @@ def agent_forward(net: ActorCritic, cfg: TrainConfig):
     return forward
 
 
+def fitness_measure(rule: UpdateRule, cfg: TrainConfig) -> str:
+    """The measure a run of `rule` under `cfg` is scored by (the config's, else the rule's)."""
+    return cfg.fitness_measure or getattr(rule, "fitness_measure", "final_window")
+
+
+def bootstraps_truncation(env: Any, cfg: TrainConfig) -> bool:
+    """Whether truncated steps bootstrap (see `TrainConfig.bootstrap_truncated`)."""
+    if cfg.bootstrap_truncated is not None:
+        return cfg.bootstrap_truncated
+    return not getattr(env, "observes_time", False)
+
+
 CRITIC_MODULES = ("critic_torso", "value_out", "prediction_out")
 
 
@@ -161,95 +237,167 @@ def _is_critic(path: tuple) -> bool:
     return any(getattr(k, "key", None) in CRITIC_MODULES for k in path)
 
 
-def _critic_scale(cfg: TrainConfig) -> tuple[optax.GradientTransformation, ...]:
-    """Scale the critic's updates by critic_lr / lr (exact for SGD and Adam alike, since both
-    updates are proportional to the lr; annealing keeps the ratio)."""
-    if cfg.critic_lr is None or cfg.critic_lr == cfg.lr:
-        return ()
-    mask = partial(jax.tree_util.tree_map_with_path, lambda path, _: _is_critic(path))
-    return (optax.masked(optax.scale(cfg.critic_lr / cfg.lr), mask),)
+def clip_per_network(max_norm: float) -> optax.GradientTransformation:
+    """Clip the actor's and the critic's gradients by their own global norms (GROOVE's agents
+    are two networks with two optimisers, each clipped apart)."""
+
+    def update(updates, state, params=None):
+        critic = jax.tree_util.tree_map_with_path(lambda path, _: _is_critic(path), updates)
+        pairs = list(zip(jax.tree.leaves(updates), jax.tree.leaves(critic), strict=True))
+
+        def scale(side: bool) -> jax.Array:
+            sq = [jnp.sum(jnp.square(u)) for u, c in pairs if c == side]
+            norm = jnp.sqrt(sum(sq)) if sq else jnp.float32(0.0)
+            return jnp.where(norm < max_norm, 1.0, max_norm / jnp.maximum(norm, 1e-12))
+
+        s_actor, s_critic = scale(False), scale(True)
+        updates = jax.tree.map(lambda u, c: u * jnp.where(c, s_critic, s_actor), updates,
+                               critic)
+        return updates, state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """The agent's optimiser: clip -> adam/sgd (lr injected, so it can be annealed by name)
+    -> the critic's lr ratio. Its state is a dict keyed by step name."""
+    if cfg.optimizer == "adam":
+        inner = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr, eps=cfg.adam_eps)
+    else:
+        inner = optax.inject_hyperparams(optax.sgd)(learning_rate=cfg.lr)
+    steps = []
+    if cfg.max_grad_norm is not None:
+        clip = (clip_per_network(cfg.max_grad_norm) if cfg.agent_style == "groove"
+                else optax.clip_by_global_norm(cfg.max_grad_norm))
+        steps.append(("clip", clip))
+    steps.append(("optimizer", inner))
+    if cfg.critic_lr is not None and cfg.critic_lr != cfg.lr:
+        # Scale the critic's updates by critic_lr / lr: exact for SGD and Adam alike, since
+        # both updates are proportional to the lr (annealing keeps the ratio).
+        mask = partial(jax.tree_util.tree_map_with_path, lambda path, _: _is_critic(path))
+        steps.append(("critic_lr", optax.masked(optax.scale(cfg.critic_lr / cfg.lr), mask)))
+    return optax.named_chain(*steps)
+
+
+def set_learning_rate(opt_state: dict, lr: jax.Array) -> dict:
+    """The optimiser state with its (injected) learning rate replaced."""
+    inner = opt_state["optimizer"]
+    hyper = {**inner.hyperparams, "learning_rate": jnp.asarray(lr, jnp.float32)}
+    new = opt_state.copy()  # keeps the chain's (ordered) dict type
+    new["optimizer"] = inner._replace(hyperparams=hyper)
+    return new
 
 
 def make_collect(env: Any, net: ActorCritic, rule: UpdateRule, cfg: TrainConfig):
-    """`collect(params, obs_stats, env_state, obs, env_params, key, num_steps, keep_states=False)
-    -> (Rollout, env_state, last_obs, extras)`: the agent acts (sampled actions) for `num_steps`
-    steps in the (wrapped, auto-resetting) envs of `env_state` / `obs` ([B, ...]).
+    """`collect(params, obs_stats, env_state, obs, env_params, key, num_steps, keep_states=False,
+    per_env_params=False) -> (Rollout, env_state, last_obs, extras)`: the agent acts (sampled
+    actions) for `num_steps` steps in the (wrapped, auto-resetting) envs of `env_state` / `obs`
+    ([B, ...]), all on `env_params` or, with `per_env_params`, each on its own level.
 
     `extras` holds the per-step `episode_return` and `episode_done` ([T, B]) and, with
-    `keep_states`, the env state at every s_t (`env_state`, leading axis T). `num_steps` and
-    `keep_states` are static.
+    `keep_states`, the env state at every s_t (`env_state`, leading axis T). `num_steps`,
+    `keep_states` and `per_env_params` are static. Rewards are the env's (normalisation is the
+    trainer's business).
     """
-    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     forward = agent_forward(net, cfg)
+    bootstrap = bootstraps_truncation(env, cfg)
 
     def collect(params: Any, stats: ObsStats, env_state: Any, obs: jax.Array, env_params: Any,
-                key: jax.Array, num_steps: int, keep_states: bool = False):
-        num_envs = obs.shape[0]
-
-        def rollout_step(carry, k):
-            env_state, obs = carry
-            k_act, k_env = jax.random.split(k)
+                key: jax.Array, num_steps: int, keep_states: bool = False,
+                per_env_params: bool = False):
+        def policy(obs, k):
             out = forward(params, stats, obs)
-            action = out.policy.sample(k_act)
-            next_obs, next_state, reward, term, trunc, info = step(
-                jax.random.split(k_env, num_envs), env_state, action, env_params)
-            value = out.value if out.value is not None else jnp.zeros_like(reward)
+            action = out.policy.sample(k)
+            value = out.value if out.value is not None else jnp.zeros(obs.shape[0])
             pred = (out.prediction if out.prediction is not None
-                    else jnp.zeros(reward.shape + (0,)))
-            data = (obs, action, reward.astype(jnp.float32), term, trunc,
-                    out.policy.log_prob(action), value, pred, info["final_observation"],
-                    {"episode_return": info["episode_return"],
-                     "episode_done": info["episode_done"],
-                     **({"env_state": env_state} if keep_states else {})})
-            return (next_state, next_obs), data
+                    else jnp.zeros((obs.shape[0], 0)))
+            return action, {"log_prob": out.policy.log_prob(action), "value": value,
+                            "prediction": pred}
 
-        (env_state, last_obs), data = jax.lax.scan(
-            rollout_step, (env_state, obs), jax.random.split(key, num_steps))
-        obs, action, reward, term, trunc, logp, value, pred, final_obs, extras = data
+        def keep(t):
+            extras = {"episode_return": t.info["episode_return"],
+                      "episode_done": t.info["episode_done"]}
+            if keep_states:
+                extras["env_state"] = t.state
+            return (t.obs, t.action, t.reward.astype(jnp.float32), t.terminated, t.truncated,
+                    t.extras, t.info["final_observation"], extras)
+
+        env_state, last_obs, data = unroll(env, env_params, policy, env_state, obs, key,
+                                           num_steps, keep, per_env_params)
+        obs, action, reward, term, trunc, out, final_obs, extras = data
+        value, pred = out["value"], out["prediction"]
         last = forward(params, stats, last_obs)
         last_value = last.value if last.value is not None else jnp.zeros_like(value[0])
         next_value = jnp.concatenate([value[1:], last_value[None]])
         if rule.needs_value:
-            if cfg.bootstrap_truncated:
+            if bootstrap:
                 final_value = forward(params, stats, final_obs, net.value)
                 next_value = jnp.where(trunc, final_value, next_value)
             else:
                 next_value = jnp.where(trunc, 0.0, next_value)
         last_pred = last.prediction if last.prediction is not None else pred[0]
         next_pred = jnp.concatenate([pred[1:], last_pred[None]])
-        rollout = Rollout(obs, action, reward, term, trunc, logp, value, next_value, pred,
-                          next_pred)
+        rollout = Rollout(obs, action, reward, term, trunc, out["log_prob"], value, next_value,
+                          pred, next_pred)
         return rollout, env_state, last_obs, extras
 
     return collect
 
 
-def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = None):
-    """Build `train(meta_params, env_params, key, num_updates=None) -> TrainResult`.
+@dataclass(frozen=True)
+class Trainer:
+    """The pure functions of one inner loop (see `make_train`); calling it trains.
 
-    `env_params` here is only a template for the spaces (default: `env.default_params`).
-    `num_updates` (a traced int <= cfg.num_updates) sets this run's horizon N.
-    The returned function also carries its pieces: `train.init`, `train.advance` (a chunk of
-    updates) and `train.finish`, for callers that show progress between chunks, and
-    `train.collect` (one rollout of the agent, see `make_collect`).
+    train(meta_params, env_params, key, num_updates=None) -> TrainResult
+    init(meta_params, env_params, key, num_updates=None) -> TrainState
+    advance(meta_params, env_params, state, start, length) -> (TrainState, UpdateLog)
+    finish(env_params, state, log) -> TrainResult         (log: [cfg.num_updates] arrays)
+    collect(params, obs_stats, env_state, obs, env_params, key, num_steps, keep_states=False,
+            per_env_params=False) -> (Rollout, env_state, last_obs, extras)
+    learn(meta_params, state, rollout, targets, progress, key)
+        -> (params, opt_state, obs_stats, metrics)        (one update's epochs x minibatches)
+    evaluate(params, obs_stats, env_params, key) -> mean first-episode return of fresh envs
+    forward(params, obs_stats, obs, method=None) -> AgentOutput
+    reset(env_params, key) -> (obs, env_state) of one fresh (wrapped) environment
+    """
+
+    train: Callable[..., TrainResult]
+    init: Callable[..., TrainState]
+    advance: Callable[..., tuple[TrainState, UpdateLog]]
+    finish: Callable[..., TrainResult]
+    collect: Callable[..., Any]
+    learn: Callable[..., Any]
+    evaluate: Callable[..., jax.Array]
+    forward: Callable[..., Any]
+    reset: Callable[..., Any]
+    network: ActorCritic
+    config: TrainConfig
+    measure: str  # the fitness measure `finish` reports as `final_return`
+
+    def __call__(self, meta_params: Any, env_params: Any, key: jax.Array,
+                 num_updates: jax.Array | int | None = None) -> TrainResult:
+        return self.train(meta_params, env_params, key, num_updates)
+
+
+def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = None) -> Trainer:
+    """Build the `Trainer` of `rule` on `env` under `cfg`.
+
+    `env_params` here is only a template for the spaces and the episode cap (default:
+    `env.default_params`). `num_updates` (a traced int <= cfg.num_updates) sets a run's
+    horizon N.
     """
     template = env.default_params if env_params is None else env_params
     net = make_network(env, template, rule, cfg)
-    env = wrap_env(env, template, cfg)
+    eval_steps = max_episode_steps(env, template)
+    measure = fitness_measure(rule, cfg)
+    env = wrap_env(env, template)
     max_updates = cfg.num_updates
     batch_size = cfg.steps_per_update
     minibatch_size = batch_size // cfg.num_minibatches
-    inner = (optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr, eps=cfg.adam_eps)
-             if cfg.optimizer == "adam" else optax.inject_hyperparams(optax.sgd)(cfg.lr))
-    tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), inner,
-                     *_critic_scale(cfg))  # inner stays at index 1 (lr annealing below)
-    reset = jax.vmap(env.reset, in_axes=(0, None))
+    tx = make_optimizer(cfg)
     forward = agent_forward(net, cfg)
     rollout_fn = make_collect(env, net, rule, cfg)
-
-    def collect(state: TrainState, env_params: Any, k: jax.Array):
-        return rollout_fn(state.params, state.obs_stats, state.env_state, state.obs, env_params,
-                          k, cfg.num_steps)
+    gamma = getattr(rule, "gamma", 0.99)
 
     def init(meta_params: Any, env_params: Any, key: jax.Array,
              num_updates: jax.Array | int | None = None) -> TrainState:
@@ -257,22 +405,20 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         horizon = jnp.asarray(max_updates if num_updates is None else num_updates, jnp.int32)
         horizon = jnp.clip(horizon, 1, max_updates)
         k_init, k_reset, k_loop = jax.random.split(key, 3)
-        obs, env_state = reset(jax.random.split(k_reset, cfg.num_envs), env_params)
+        obs, env_state = reset_batch(env, env_params, k_reset, cfg.num_envs)
         params = net.init(k_init, obs)
         stats = ObsStats.init(obs.shape[1:]).update(obs)
-        return TrainState(params, tx.init(params), env_state, obs, stats, jnp.float32(0.0),
-                          horizon,
-                          k_loop)
+        return TrainState(params, tx.init(params), env_state, obs, stats,
+                          RewardStats.init(cfg.num_envs), jnp.float32(jnp.nan), horizon, k_loop)
 
-    def update(meta_params: Any, env_params: Any, state: TrainState, n: jax.Array):
-        progress = Progress(step=n, horizon=state.horizon)
-        k_roll, k_perm = jax.random.split(jax.random.fold_in(state.key, n))
-        rollout, env_state, last_obs, extras = collect(state, env_params, k_roll)
-        ep_ret, ep_done = extras["episode_return"], extras["episode_done"]
-        targets = rule.targets(meta_params, rollout, progress)
-        stats = state.obs_stats.update(rollout.obs) if cfg.normalize_obs else state.obs_stats
+    def learn(meta_params: Any, state: TrainState, rollout: Rollout,
+              targets: dict[str, jax.Array], progress: Progress, key: jax.Array):
+        """The rule's epochs x minibatches on one rollout (and its targets) at `progress`:
+        `(params, opt_state, obs_stats, metrics)` (lr annealed by n/N; the observation
+        statistics the rollout acted with are used, then updated with its observations)."""
         batch = {**rollout._asdict(), **targets}
         batch = jax.tree.map(lambda x: x.reshape(batch_size, *x.shape[2:]), batch)
+        stats = state.obs_stats  # the statistics the rollout acted with (ratio 1 at lr 0)
 
         def loss_fn(params, mb):
             return rule.loss(meta_params, forward(params, stats, mb["obs"]), mb, progress)
@@ -291,19 +437,36 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
 
         opt_state = state.opt_state
         if cfg.anneal_lr:
-            lr = cfg.lr * (1.0 - n / state.horizon)
-            opt_state[1].hyperparams["learning_rate"] = jnp.asarray(lr, jnp.float32)
+            opt_state = set_learning_rate(opt_state,
+                                          cfg.lr * (1.0 - progress.step / progress.horizon))
         (params, opt_state), metrics = jax.lax.scan(
-            epoch, (state.params, opt_state), jax.random.split(k_perm, cfg.update_epochs))
+            epoch, (state.params, opt_state), jax.random.split(key, cfg.update_epochs))
+        if cfg.normalize_obs:
+            stats = stats.update(rollout.obs)
+        return params, opt_state, stats, jax.tree.map(jnp.mean, metrics)
 
+    def update(meta_params: Any, env_params: Any, state: TrainState, n: jax.Array):
+        progress = Progress(step=n, horizon=state.horizon)
+        k_roll, k_learn = jax.random.split(jax.random.fold_in(state.key, n))
+        rollout, env_state, last_obs, extras = rollout_fn(
+            state.params, state.obs_stats, state.env_state, state.obs, env_params, k_roll,
+            cfg.num_steps)
+        ep_ret, ep_done = extras["episode_return"], extras["episode_done"]
+        reward_stats = state.reward_stats
+        if cfg.normalize_reward:
+            reward_stats, scaled = reward_stats.normalize(rollout.reward, rollout.done, gamma)
+            rollout = rollout._replace(reward=scaled)
+        targets = rule.targets(meta_params, rollout, progress)
+        params, opt_state, stats, metrics = learn(meta_params, state, rollout, targets,
+                                                  progress, k_learn)
         episodes = jnp.sum(ep_done)
         mean_return = jnp.sum(ep_ret) / jnp.maximum(episodes, 1)
         last_return = jnp.where(episodes > 0, mean_return, state.last_return)
         new = state._replace(params=params, opt_state=opt_state, env_state=env_state,
-                             obs=last_obs, obs_stats=stats, last_return=last_return)
+                             obs=last_obs, obs_stats=stats, reward_stats=reward_stats,
+                             last_return=last_return)
         active = n < state.horizon
         new = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, state)
-        metrics = jax.tree.map(jnp.mean, metrics)
         return new, UpdateLog(new.last_return, jnp.where(active, episodes, 0),
                               jnp.sum(ep_ret) * active, metrics)
 
@@ -313,14 +476,31 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         steps = jnp.asarray(start, jnp.int32) + jnp.arange(length)
         return jax.lax.scan(partial(update, meta_params, env_params), state, steps)
 
-    def finish(state: TrainState, log: UpdateLog) -> TrainResult:
-        """Summarise a whole run's update log ([max_updates] arrays)."""
-        steps = jnp.arange(max_updates)
-        window = jnp.maximum(jnp.ceil(cfg.final_window * state.horizon), 1)
-        in_window = (steps >= state.horizon - window) & (steps < state.horizon)
-        count = jnp.sum(log.episodes * in_window)
-        final_return = jnp.where(count > 0, jnp.sum(log.return_sum * in_window)
-                                 / jnp.maximum(count, 1), log.curve[state.horizon - 1])
+    def evaluate(params: Any, stats: ObsStats, env_params: Any, key: jax.Array) -> jax.Array:
+        """Mean return of one fresh episode in each of `num_envs` envs (sampled actions)."""
+        k_reset, k_run = jax.random.split(key)
+        obs, env_state = reset_batch(env, env_params, k_reset, cfg.num_envs)
+
+        def policy(obs, k):
+            return forward(params, stats, obs).policy.sample(k), {}
+
+        _, _, (reward, done) = unroll(env, env_params, policy, env_state, obs, k_run,
+                                      eval_steps, keep=lambda t: (t.reward, t.done))
+        returns, _ = first_episode_return(reward.astype(jnp.float32), done)
+        return returns.mean()
+
+    def finish(env_params: Any, state: TrainState, log: UpdateLog) -> TrainResult:
+        """Score a whole run from its update log ([max_updates] arrays) and final agent."""
+        if measure == "final_policy":
+            key = jax.random.fold_in(state.key, max_updates)
+            final_return = evaluate(state.params, state.obs_stats, env_params, key)
+        else:
+            steps = jnp.arange(max_updates)
+            window = jnp.maximum(jnp.ceil(cfg.final_window * state.horizon), 1)
+            in_window = (steps >= state.horizon - window) & (steps < state.horizon)
+            count = jnp.sum(log.episodes * in_window)
+            final_return = jnp.where(count > 0, jnp.sum(log.return_sum * in_window)
+                                     / jnp.maximum(count, 1), log.curve[state.horizon - 1])
         return TrainResult(final_return, log.curve, log.episodes, log.metrics, state.params,
                            state.obs_stats)
 
@@ -328,10 +508,9 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
               num_updates: jax.Array | int | None = None) -> TrainResult:
         state = init(meta_params, env_params, key, num_updates)
         state, log = advance(meta_params, env_params, state, 0, max_updates)
-        return finish(state, log)
+        return finish(env_params, state, log)
 
-    # The pieces of `train`, for callers that run it in chunks (progress display).
-    train.init, train.advance, train.finish = init, advance, finish
-    train.network, train.config, train.forward = net, cfg, forward
-    train.collect = rollout_fn  # (params, obs_stats, env_state, obs, env_params, key, steps)
-    return train
+    return Trainer(train=train, init=init, advance=advance, finish=finish, collect=rollout_fn,
+                   learn=learn, evaluate=evaluate, forward=forward,
+                   reset=lambda env_params, key: env.reset(key, env_params), network=net,
+                   config=cfg, measure=measure)

@@ -60,7 +60,9 @@ def generation_bytes(cfg: Any) -> dict[str, int]:
         rollout = t.num_envs * t.num_steps * (2 * obs + ROLLOUT_SCALARS * FLOAT_BYTES)
         log = t.num_updates * LOG_SCALARS * FLOAT_BYTES
         agents += tree_bytes(state) + rollout + log
-    members = cfg.es.population_size * cfg.seeds_per_member
+    if getattr(cfg, "outer", "es") == "metagrad":  # agents live across meta-steps
+        return {"agents": cfg.metagrad.num_agents * agents, "population": tree_bytes(meta)}
+    members = cfg.es.population_size * cfg.seeds_per_member + getattr(cfg, "center_seeds", 0)
     return {"agents": members * agents, "population": 2 * cfg.es.population_size
             * tree_bytes(meta)}
 

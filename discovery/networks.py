@@ -2,7 +2,15 @@
 
 The actor and critic have separate torsos (as in purejaxrl). The critic side carries the value
 head and, for LPG agents, the prediction head y (GROOVE's agent: its critic network outputs y),
-so `TrainConfig.critic_lr` applies to both. Initialisation is orthogonal with purejaxrl's gains.
+so `TrainConfig.critic_lr` applies to both.
+
+Two initialisation styles (`TrainConfig.agent_style`):
+- "purejaxrl": orthogonal kernels with purejaxrl's gains (sqrt 2 hidden, 0.01 policy, 1 value),
+  zero biases;
+- "groove": flax's defaults (lecun-normal kernels, zero biases), as GROOVE's agents, and no
+  biases at all in linear agents (`hidden=()`: GROOVE's tabular actor and critic are bias-free
+  tables; a bias there is shared by every state and at SGD lr 40 its gradient outweighs the
+  whole table's).
 """
 
 from __future__ import annotations
@@ -21,9 +29,15 @@ from meta_objectives.distributions import Categorical, DiagGaussian
 _ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu}
 
 
-def _dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
-    return nn.Dense(features, kernel_init=nn.initializers.orthogonal(gain),
-                    bias_init=nn.initializers.constant(0.0), name=name)
+STYLES = ("purejaxrl", "groove")
+
+
+def _dense(features: int, gain: float, name: str | None = None, style: str = "purejaxrl",
+           bias: bool = True) -> nn.Dense:
+    kernel = (nn.initializers.orthogonal(gain) if style == "purejaxrl"
+              else nn.initializers.lecun_normal())
+    return nn.Dense(features, kernel_init=kernel, bias_init=nn.initializers.constant(0.0),
+                    use_bias=bias, name=name)
 
 
 class Torso(nn.Module):
@@ -32,6 +46,7 @@ class Torso(nn.Module):
     hidden: Sequence[int]
     activation: str
     conv: bool = False
+    style: str = "purejaxrl"
 
     @nn.compact
     def __call__(self, x: jax.Array, batch_ndim: int) -> jax.Array:
@@ -40,7 +55,7 @@ class Torso(nn.Module):
             x = act(nn.Conv(16, kernel_size=(3, 3), padding="VALID")(x))
         x = x.reshape(*x.shape[:batch_ndim], -1)
         for h in self.hidden:
-            x = act(_dense(h, np.sqrt(2))(x))
+            x = act(_dense(h, np.sqrt(2), style=self.style)(x))
         return x
 
 
@@ -55,6 +70,15 @@ class ActorCritic(nn.Module):
     value_head: bool = True
     prediction_size: int = 0
     obs_ndim: int = 1  # rank of one observation (3 for MinAtar's HWC images)
+    style: str = "purejaxrl"  # initialisation style, see the module docstring
+
+    @property
+    def _head_bias(self) -> bool:
+        """GROOVE's linear agents are bias-free tables."""
+        return self.style == "purejaxrl" or bool(self.hidden) or self.conv
+
+    def _head(self, features: int, gain: float, name: str) -> nn.Dense:
+        return _dense(features, gain, name, self.style, self._head_bias)
 
     def _batch_ndim(self, obs: jax.Array) -> int:
         return obs.ndim - self.obs_ndim
@@ -62,13 +86,13 @@ class ActorCritic(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> AgentOutput:
         b = self._batch_ndim(obs)
-        h = Torso(self.hidden, self.activation, self.conv, name="actor_torso")(obs, b)
+        h = Torso(self.hidden, self.activation, self.conv, self.style, name="actor_torso")(obs, b)
         if self.continuous:
-            mean = _dense(self.action_dim, 0.01, "policy_out")(h)
+            mean = self._head(self.action_dim, 0.01, "policy_out")(h)
             log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
             policy = DiagGaussian(mean, jnp.broadcast_to(log_std, mean.shape))
         else:
-            policy = Categorical(_dense(self.action_dim, 0.01, "policy_out")(h))
+            policy = Categorical(self._head(self.action_dim, 0.01, "policy_out")(h))
         value, prediction = self.critic(obs)
         return AgentOutput(policy=policy, value=value, prediction=prediction)
 
@@ -78,9 +102,9 @@ class ActorCritic(nn.Module):
         if not (self.value_head or self.prediction_size):
             return None, None
         b = self._batch_ndim(obs)
-        h = Torso(self.hidden, self.activation, self.conv, name="critic_torso")(obs, b)
-        value = _dense(1, 1.0, "value_out")(h)[..., 0] if self.value_head else None
-        prediction = (_dense(self.prediction_size, 0.01, "prediction_out")(h)
+        h = Torso(self.hidden, self.activation, self.conv, self.style, name="critic_torso")(obs, b)
+        value = self._head(1, 1.0, "value_out")(h)[..., 0] if self.value_head else None
+        prediction = (self._head(self.prediction_size, 0.01, "prediction_out")(h)
                       if self.prediction_size else None)
         return value, prediction
 

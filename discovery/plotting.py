@@ -26,11 +26,16 @@ def plot_curves(curves: dict[str, np.ndarray], x: np.ndarray, path: str | Path, 
 
 
 def plot_fitness(fitness: np.ndarray, path: str | Path, *, title: str = "",
-                 ylabel: str = "normalised fitness (PPO = 1)") -> Path:
-    """Population mean and best fitness per generation ([generations, population] input)."""
+                 ylabel: str = "normalised fitness (PPO = 1)",
+                 center: np.ndarray | None = None) -> Path:
+    """Population mean and best fitness per generation ([generations, population] input) and,
+    if given, the fitness of the ES mean that sampled each generation ([generations])."""
     fitness = np.asarray(fitness, dtype=float)
     gens = np.arange(len(fitness))
     fig, ax = plt.subplots(figsize=(6, 4))
+    if center is not None:
+        ax.plot(gens, np.asarray(center, dtype=float), color="black", lw=2,
+                label="ES mean (the discovered rule)")
     ax.plot(gens, np.nanmean(fitness, axis=1), label="population mean")
     ax.plot(gens, np.nanmax(fitness, axis=1), label="best member", alpha=0.7)
     ax.fill_between(gens, np.nanpercentile(fitness, 25, axis=1),
@@ -43,6 +48,42 @@ def _finish(fig, ax, path: str | Path) -> Path:
     """Grid, legend, tight layout; save to `path` (creating its folder) and close."""
     ax.grid(alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_levels(rows: list[dict], path: str | Path, *, title: str = "") -> Path:
+    """The levels a run trained on, per generation, from its metrics rows: the sampled batch's
+    mean level features (left) and, for a curriculum, the buffer's fill and mean score and the
+    generations that replayed levels (right)."""
+    gens = np.asarray([r["generation"] for r in rows])
+    names = sorted({k for r in rows for k in r.get("levels", {})})
+    buffer = [r.get("buffer") or {} for r in rows]
+    fig, axes = plt.subplots(1, 2 if any(buffer) else 1, figsize=(11 if any(buffer) else 6, 4),
+                             squeeze=False)
+    ax = axes[0, 0]
+    for name in names:
+        values = np.asarray([r.get("levels", {}).get(name, np.nan) for r in rows], dtype=float)
+        scale = np.nanmax(np.abs(values)) or 1.0
+        ax.plot(gens, values / scale, label=f"{name} (/ {scale:.3g})")
+    ax.set(title=f"{title}: levels trained on", xlabel="generation",
+           ylabel="batch mean (scaled to max 1)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if any(buffer):
+        ax = axes[0, 1]
+        for key in ("fill_ratio", "score_mean", "score_max"):
+            ax.plot(gens, [b.get(key, np.nan) for b in buffer], label=key)
+        replayed = [bool(r.get("replayed")) for r in rows]
+        ax.scatter(gens[replayed], np.zeros(sum(replayed)), marker="|", color="black",
+                   label="replayed batch")
+        ax.set(title="level buffer", xlabel="generation")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

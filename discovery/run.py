@@ -1,5 +1,5 @@
-"""A discovery run: ES over a rule's meta-parameters, in jitted chunks of generations, with
-metrics, checkpoints and exact resume.
+"""A discovery run: an outer loop (ES or meta-gradients) over a rule's meta-parameters, in
+jitted chunks of generations, with metrics, checkpoints and exact resume.
 
     run = start_run(cfg, "runs/my-run")          # refuses an existing directory
     result = run_discovery(cfg, run)             # or, after a kill:
@@ -8,13 +8,13 @@ metrics, checkpoints and exact resume.
 One process at a time writes a run (`discovery.runlock`); a resume restores the newest intact
 checkpoint and refuses config changes that alter results (`discovery.resume`); with
 `stop=StopSignals()` SIGTERM/SIGINT stop the run at a safe point with a checkpoint
-(`discovery.signals`).
+(`discovery.signals`). The outer loop's whole state is checkpointed: the ES state (or the
+meta-gradient's agents and optimiser) and the level source's state (a PLR buffer in flight).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,25 +25,41 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+import envs
 from discovery.checkpoint import Checkpointer
 from discovery.compile_cache import enable_compile_cache
 from discovery.config import DiscoveryConfig
-from discovery.es import make_generation, make_strategy, population_mesh
-from discovery.fitness import compute_baselines, make_evaluate, make_level_evaluate
+from discovery.es import make_es_loop, make_strategy, population_mesh
+from discovery.fitness import (
+    Fitness,
+    check_baseline,
+    compute_baselines,
+    make_evaluate,
+    make_level_evaluate,
+    reference_ppo,
+)
+from discovery.inner import make_train
+from discovery.levels import level_features, make_level_source
 from discovery.logging import ProgressLine, Trackers
 from discovery.memory import check_fits
+from discovery.metagrad import make_metagrad_loop
+from discovery.outer import OuterLoop
 from discovery.resume import restore_for_resume
 from discovery.rundir import RunDir, RunDirError
 from discovery.runlock import RunLock
 from discovery.signals import NoStop, StopSignals
+from meta_objectives import make_rule
 
 RUN_KIND = "discover"
 
 
 class DiscoveryResult(NamedTuple):
-    meta_params: Any  # the ES mean after the last generation
-    es_state: Any
+    meta_params: Any  # the ES mean (or meta-gradient parameters) after the last generation
+    state: Any  # the outer loop's state
     fitness: np.ndarray  # [generations, population] raw fitness (NaN where non-finite)
+    center: np.ndarray  # [generations] fitness of the ES mean that sampled each generation
+    #                     (meta-gradients: of the parameters after a chunk's last step)
+    final_center: float | None  # fitness of the returned (final) meta-parameters
 
 
 def start_run(cfg: DiscoveryConfig, path: str | Path) -> RunDir:
@@ -65,14 +81,19 @@ def open_run(path: str | Path) -> tuple[DiscoveryConfig, RunDir]:
 
 
 def env_steps_per_generation(cfg: DiscoveryConfig) -> int:
-    return (cfg.es.population_size * cfg.seeds_per_member * len(cfg.envs)
-            * cfg.train.num_updates * cfg.train.steps_per_update)
+    """Environment steps one generation (ES) or one meta-step (meta-gradients) takes."""
+    if cfg.outer == "metagrad":
+        return cfg.metagrad.num_agents * (cfg.metagrad.unroll + 1) * cfg.train.steps_per_update
+    runs = cfg.es.population_size * cfg.seeds_per_member + cfg.center_seeds
+    return runs * len(cfg.envs) * cfg.train.num_updates * cfg.train.steps_per_update
 
 
 def load_baselines(cfg: DiscoveryConfig, run: RunDir, key: jax.Array,
                    echo: Callable[[str], None]) -> dict[str, dict]:
-    if not cfg.normalize_fitness or cfg.sample_levels:
-        return {name: {"random": 0.0, "ppo": 1.0} for name in cfg.envs}
+    """PPO / random returns per training env (computed once, kept in baselines.json); empty
+    where fitness is not PPO-normalised."""
+    if not cfg.fitness_is_ppo_normalised:
+        return {}
     path = run.path / "baselines.json"
     if path.exists():
         try:
@@ -81,18 +102,87 @@ def load_baselines(cfg: DiscoveryConfig, run: RunDir, key: jax.Array,
             raise RunDirError(f"{path}: not valid JSON; delete it to recompute the "
                               "baselines") from None
         if set(baselines) == set(cfg.envs):
+            for name, baseline in baselines.items():
+                check_baseline(name, baseline)
             return baselines
     echo(f"computing PPO / random baselines on {len(cfg.envs)} environment(s) ...")
-    baselines = compute_baselines(cfg.envs, cfg.train, key, cfg.baseline_seeds, log=echo)
+    baselines = compute_baselines(cfg.envs, cfg.train, key, cfg.baseline_seeds, log=echo,
+                                  reference=reference_ppo(cfg.rule.build()))
     run.write_json(path.name, baselines)
     return baselines
+
+
+def make_fitness(cfg: DiscoveryConfig, rule: Any, baselines: dict[str, dict], mesh: Any
+                 ) -> Fitness:
+    """The run's fitness: on fixed named envs, or on levels from the config's level source."""
+    if not cfg.samples_levels:
+        return make_evaluate(rule, cfg.envs, cfg.train, baselines, cfg.seeds_per_member,
+                             cfg.center_seeds, mesh)
+    regret = cfg.levels.curriculum and cfg.levels.score == "regret"
+    source = make_level_source(cfg.levels, cfg.envs[0], cfg.train.num_updates,
+                               extras={"reference_return": float("nan")} if regret else None)
+    return make_level_evaluate(
+        rule, cfg.envs[0], cfg.train, source, cfg.es.antithetic, cfg.seeds_per_member,
+        cfg.center_seeds, mesh, normalize=cfg.levels.fitness == "normalized",
+        reference=make_rule(cfg.reference_rule) if regret else None,
+        features=level_features(cfg.envs[0]))
+
+
+def build_loop(cfg: DiscoveryConfig, rule: Any, fitness: Fitness, mesh: Any,
+               keys: tuple[jax.Array, jax.Array, jax.Array]) -> OuterLoop:
+    """The run's outer loop: ES (evosax) or the meta-gradient (`cfg.outer`)."""
+    k_init, k_outer, k_gen = keys
+    template = rule.init(k_init)
+    steps = env_steps_per_generation(cfg)
+    if cfg.outer == "es":
+        es, es_params = make_strategy(cfg.es, template)
+        return make_es_loop(es, es_params, fitness, mesh, template, k_outer, k_gen, cfg.envs,
+                            steps)
+    env, _ = envs.make(cfg.envs[0])
+    trainer = make_train(env, rule, cfg.train)
+    score = None
+    if cfg.center_seeds:
+        levels_state = fitness.init(k_outer)
+        score = lambda params, key: fitness.eval(None, params, levels_state, key)[1]  # noqa: E731
+    return make_metagrad_loop(rule, trainer, cfg.metagrad, level_sampler(cfg), template,
+                              k_outer, k_gen, score, steps)
+
+
+def level_sampler(cfg: DiscoveryConfig) -> Callable[[jax.Array, int], tuple[Any, jax.Array]]:
+    """`sample(key, n) -> (env_params [n], lifetime [n])`: fresh levels for new meta-gradient
+    agents (drawn from the run's level distribution, or the named env with the run's
+    horizon)."""
+    if cfg.samples_levels:
+        from discovery.levels import level_generator
+
+        generate = level_generator(cfg.envs[0], cfg.train.num_updates)
+
+        def sample(key, n):
+            levels = generate(key, n)
+            return levels.params, levels.lifetime
+
+        return sample
+    _, params = envs.make(cfg.envs[0])
+
+    def fixed(key, n):
+        batch = jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n, *jnp.shape(x))),
+                             params)
+        return batch, jnp.full(n, cfg.train.num_updates, jnp.int32)
+
+    return fixed
 
 
 def run_discovery(cfg: DiscoveryConfig, run: RunDir, *, resume: bool = False,
                   progress: bool = True, trackers: Trackers | None = None,
                   echo: Callable[[str], None] = print, allow_config_change: bool = False,
                   stop: StopSignals | None = None) -> DiscoveryResult:
-    """Run (or continue) the ES loop until `cfg.generations`, logging and checkpointing.
+    """Run (or continue) the outer loop until `cfg.generations`, logging and checkpointing.
+
+    With ES, every generation also scores the ES mean that sampled it (`center_fitness`, with
+    `cfg.center_seeds` runs in the same vmapped call); with meta-gradients the meta-parameters
+    are scored at chunk ends. At the end the final meta-parameters are scored once more, as
+    generation `cfg.generations` would score them (`final_center` in the result and in
+    `result.json`).
 
     Holds the run's lock throughout (RunLockedError if another process has it). On resume,
     a config that differs from the checkpoint's in fields that change results is refused
@@ -109,25 +199,25 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
                 trackers: Trackers | None, echo: Callable[[str], None],
                 allow_config_change: bool, stop: StopSignals) -> DiscoveryResult:
     rule = cfg.rule.build()
-    k_baseline, k_init, k_es, k_gen = jax.random.split(jax.random.key(cfg.seed), 4)
-    mesh = population_mesh(cfg.es.population_size)
+    k_baseline, k_init, k_outer, k_gen = jax.random.split(jax.random.key(cfg.seed), 4)
+    mesh = population_mesh(cfg.es.population_size if cfg.outer == "es" else jax.device_count())
     replicated = NamedSharding(mesh, P())
-    # One placement for the fresh, restored and carried ES state, so that every chunk call
-    # has the same input types and the chunk compiles once.
-    place = lambda tree: jax.device_put(
+    # One placement for the fresh, restored and carried state, so that every chunk call has
+    # the same input types and the chunk compiles once.
+    place = lambda tree: jax.device_put(  # noqa: E731
         jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), tree), replicated)
-    template = rule.init(k_init)
-    es, es_params = make_strategy(cfg.es, template)
-    es_state = place(es.init(k_es, template, es_params))
+    keys = (k_init, k_outer, k_gen)
+    # The loop's state does not depend on the baselines: restore (and refuse a changed config)
+    # before computing them.
+    loop = build_loop(cfg, rule, make_fitness(cfg, rule, {}, mesh), mesh, keys)
+    state = place(loop.init())
     ckpt = Checkpointer(run.checkpoints)
     done, saved = 0, None
     if resume:
         check_fits(cfg)
-        es_state, done = restore_for_resume(cfg, run, ckpt, es_state,
-                                            allow_config_change=allow_config_change,
-                                            echo=echo)
-        es_state, saved = place(es_state), (done if done else None)
-
+        state, done = restore_for_resume(cfg, run, ckpt, state,
+                                         allow_config_change=allow_config_change, echo=echo)
+        state, saved = place(state), (done if done else None)
     resume_hint = f"continue with: rldisco discover --resume {run.path}"
 
     def held() -> str:
@@ -136,26 +226,24 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
                 else "nothing to save before the first generation")
 
     stop.idle(f"{held()}; {resume_hint}")  # a stop during baselines or compilation loses nothing
-    echo(f"population of {cfg.es.population_size} sharded over {mesh.devices.size} "
-         f"{jax.devices()[0].platform} device(s)")
+    if cfg.outer == "es":
+        echo(f"population of {cfg.es.population_size} sharded over {mesh.devices.size} "
+             f"{jax.devices()[0].platform} device(s)")
     baselines = load_baselines(cfg, run, k_baseline, echo)
-    if cfg.sample_levels:
-        evaluate = make_level_evaluate(rule, cfg.envs[0], cfg.train, cfg.es.antithetic,
-                                       cfg.seeds_per_member)
-    else:
-        evaluate = make_evaluate(rule, cfg.envs, cfg.train, baselines, cfg.seeds_per_member)
-    generation = make_generation(es, es_params, evaluate, mesh)
+    if baselines:
+        loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh, keys)
+    history = [r for r in run.metrics() if "fitness" in r]
+    scores: dict[int, float | None] = {}
 
-    def run_chunk(es_state, start, length):
-        gens = start + jnp.arange(length)
-        return jax.lax.scan(lambda s, g: generation(s, jax.random.fold_in(k_gen, g)),
-                            es_state, gens)
-
-    run_chunk = jax.jit(run_chunk, static_argnums=2)
+    def score(meta_params: Any, generation: int) -> float | None:
+        if cfg.center_seeds and generation not in scores:
+            scores[generation] = loop.score(meta_params, generation)
+        return scores.get(generation)
 
     def save(done: int) -> None:
-        ckpt.save(done, es_state, es.get_mean(es_state),
-                  {"rule": cfg.rule.name, "envs": list(cfg.envs), "config": cfg.to_dict()})
+        ckpt.save(done, state, loop.meta_params(state),
+                  {"rule": cfg.rule.name, "envs": list(cfg.envs), "outer": cfg.outer,
+                   "config": cfg.to_dict()})
 
     def stop_here(abandoned: bool) -> None:
         """Checkpoint what is done (unless saved already) and raise Stopped."""
@@ -166,12 +254,9 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
             save(done)
             saved = done
         ckpt.close()
-        abandoned_text = "; the generations in flight were abandoned" if abandoned else ""
+        abandoned_text = f"; the {loop.label}s in flight were abandoned" if abandoned else ""
         stop.raise_if_requested(f"{held()}{abandoned_text}; {resume_hint}",
                                 abandoned_work=abandoned)
-
-    fitness_history = [np.asarray(r["fitness"], dtype=float) for r in run.metrics()
-                       if "fitness" in r]
 
     steps_per_gen = env_steps_per_generation(cfg)
     bar = ProgressLine(run.name, cfg.generations, unit="env-steps") if progress else None
@@ -181,48 +266,81 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
         if saved == done or not done:
             stop.idle(f"{held()}; {resume_hint}")  # a stop while the chunk compiles loses nothing
         length = min(cfg.chunk, cfg.generations - done)
-        new_state, log = run_chunk(es_state, jnp.int32(done), length)
+        new_state, log = loop.chunk(state, jnp.int32(done), length)
         stop.busy()  # from here this thread answers a stop (it polls while the chunk runs)
         if not stop.wait((new_state, log)):
             stop_here(abandoned=True)
-        es_state = new_state
-        log = jax.device_get(log)
-        for i in range(length):
-            fit = np.asarray(log.fitness[i], dtype=float)
-            fitness_history.append(fit)
-            per_env = np.nanmean(np.asarray(log.info["normalized"][i]), axis=0)
-            record = {"generation": done + i, "fitness_mean": float(np.nanmean(fit)),
-                      "fitness_best": float(np.nanmax(fit)) if np.isfinite(fit).any() else None,
-                      "fitness_std": float(np.nanstd(fit)),
-                      "nonfinite": int(log.num_nonfinite[i]),
-                      "per_env": dict(zip(cfg.envs, per_env.tolist(), strict=True)),
-                      "fitness": fit.tolist(), "env_steps": (done + i + 1) * steps_per_gen,
-                      "time": time.time()}
-            run.log(record)
-            if trackers is not None:
-                trackers.log(done + i, {"fitness/mean": record["fitness_mean"],
-                                        "fitness/best": record["fitness_best"] or float("nan"),
-                                        "fitness/nonfinite": record["nonfinite"],
-                                        **{f"per_env/{k}": v for k, v in
-                                           record["per_env"].items()}})
+        state = new_state
+        rows = loop.records(done, jax.device_get(log))
         done += length
+        if rows[-1]["center_fitness"] is None:  # loops that score at chunk ends only
+            rows[-1]["center_fitness"] = score(loop.meta_params(state), done)
+        for row in rows:
+            history.append(row)
+            run.log(row)
+            if trackers is not None:
+                trackers.log(row["generation"], tracker_scalars(row))
         chunks_done += 1
         if bar is not None:
-            last = fitness_history[-1]
-            bar.report(done, work=length * steps_per_gen, best=float(np.nanmax(last)),
-                       mean=float(np.nanmean(last)),
-                       nonfinite=int(np.sum(log.num_nonfinite)))
+            bar.report(done, work=length * steps_per_gen, **progress_fields(rows, cfg))
         if chunks_done % cfg.checkpoint_every == 0 or done == cfg.generations:
             save(done)
             saved = done
     ckpt.close()
-    fitness = _stack_rows(fitness_history)
-    if len(fitness):
-        from discovery.plotting import plot_fitness
+    meta_params = loop.meta_params(state)
+    final_center = score(meta_params, cfg.generations)
+    if final_center is not None:
+        run.write_json("result.json", {"generation": cfg.generations,
+                                       "final_center_fitness": final_center,
+                                       "center_seeds": cfg.center_seeds,
+                                       "fitness": cfg.fitness_label})
+        echo(f"final meta-parameters: fitness {final_center:.4g} ({cfg.fitness_label}, "
+             f"{cfg.center_seeds} runs)")
+    fitness_rows = _stack_rows([np.asarray(r["fitness"], dtype=float) for r in history])
+    center = np.asarray([_float(r.get("center_fitness")) for r in history], dtype=float)
+    if len(fitness_rows):
+        from discovery.plotting import plot_fitness, plot_levels
 
-        plot_fitness(fitness, run.plots / "fitness.png", title=run.name,
-                     ylabel=f"fitness: {cfg.fitness_label}")
-    return DiscoveryResult(es.get_mean(es_state), es_state, fitness)
+        plot_fitness(fitness_rows, run.plots / "fitness.png", title=run.name,
+                     ylabel=f"fitness: {cfg.fitness_label}",
+                     center=center if cfg.center_seeds else None)
+        if any("levels" in r for r in history):
+            plot_levels(history, run.plots / "levels.png", title=run.name)
+    return DiscoveryResult(meta_params, state, fitness_rows, center, final_center)
+
+
+def progress_fields(rows: list[dict[str, Any]], cfg: DiscoveryConfig) -> dict[str, Any]:
+    """What the progress line shows after a chunk: the last row's centre, best and mean
+    fitness, the chunk's non-finite members, and (curricula) the buffer's fill and score."""
+    last = rows[-1]
+    fields = {"center": last["center_fitness"]} if cfg.center_seeds else {}
+    fields.update(best=last["fitness_best"], mean=last["fitness_mean"],
+                  nonfinite=sum(r["nonfinite"] for r in rows))
+    if cfg.outer == "metagrad":
+        fields["meta_loss"] = last["meta_loss"]
+    buffer = last.get("buffer")
+    if buffer:
+        fields.update(fill=buffer.get("fill_ratio"), level_score=buffer.get("score_mean"),
+                      replayed=sum(bool(r.get("replayed")) for r in rows))
+    return {k: (float("nan") if v is None else v) for k, v in fields.items()}
+
+
+def tracker_scalars(record: dict[str, Any]) -> dict[str, float]:
+    """TensorBoard / W&B scalars of one metrics row (None becomes NaN)."""
+    scalars = {f"fitness/{k}": record.get(f"fitness_{k}") for k in ("mean", "best", "std")}
+    scalars["fitness/center"] = record.get("center_fitness")
+    scalars["fitness/nonfinite"] = record.get("nonfinite")
+    for key in ("meta_loss", "pg_loss", "grad_norm", "resets"):
+        if key in record:
+            scalars[f"metagrad/{key}"] = record[key]
+    for group in ("per_env", "center_per_env", "levels", "buffer"):
+        scalars.update({f"{group}/{k}": v for k, v in record.get(group, {}).items()})
+    return {k: float("nan") if v is None else float(v) for k, v in scalars.items()}
+
+
+def _float(value: Any) -> float:
+    """A host float from a logged value (None, as JSON writes NaN, reads back as NaN)."""
+    return float("nan") if value is None else float(value)
 
 
 def _stack_rows(rows: list[np.ndarray]) -> np.ndarray:

@@ -1,7 +1,8 @@
-"""ParamSpace: which fields of an EnvParams pytree vary, and within what bounds.
+"""Levels, and ParamSpace: which fields of an EnvParams pytree vary, and within what bounds.
 
-A level and a dynamics model are both EnvParams values; a ParamSpace is the set the curriculum
-samples and mutates in and the robust search optimises over. All methods are pure and jittable.
+A level and a dynamics model are both EnvParams values; a `Level` pairs one with the agent
+lifetime (in updates) that goes with it. A ParamSpace is the set the curriculum samples and
+mutates in and the robust search optimises over. All methods are pure and jittable.
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
+
+
+@struct.dataclass
+class Level:
+    """An environment's parameters and the agent lifetime (number of agent updates) that goes
+    with them; add leading axes for batches of levels."""
+
+    params: Any
+    lifetime: jax.Array  # int32 ()
 
 
 @dataclass(frozen=True)

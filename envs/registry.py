@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.families import BRAX, GYMNAX, MANIPULATION, Family
 from envs.params import Box, ParamSpace
 
 GYMNAX_ENVS = (
@@ -23,7 +24,8 @@ GYMNAX_ENVS = (
 )
 BRAX_ENVS = ("ant", "halfcheetah", "hopper", "walker2d", "humanoid", "inverted_pendulum",
              "inverted_double_pendulum", "reacher", "swimmer", "pusher")
-GRIDWORLD_LEVELS = ("dense", "sparse", "long", "longer", "long_dense", "rand_dense", "rand_long",
+GRIDWORLD_LEVELS = ("dense", "sparse", "long", "longer", "longer_groove", "long_dense",
+                    "rand_dense", "rand_long",
                     "rand_small", "rand_sparse", "rand_very_dense", "rand_tiny",
                     # level distributions (the default params are one fixed draw)
                     "small", "medium", "large", "all", "rand_all", "all_shortlife",
@@ -86,6 +88,20 @@ def _resolve(name: str) -> tuple[str, str]:
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(f"Unknown environment '{name}'.{hint} Known environments: "
                      f"{', '.join(registered_names())}")
+
+
+def family(name: str) -> Family:
+    """The `Family` (its facts: train preset, level distributions, exact optimum) of a
+    registered environment name."""
+    prefix, _ = _resolve(name)
+    if prefix == "gridworld/":
+        return importlib.import_module("envs.gridworld.family").FAMILY
+    return {"": GYMNAX, "brax/": BRAX, "metaworld/": MANIPULATION}[prefix]
+
+
+def short_name(name: str) -> str:
+    """The name within its family (`gridworld/small` -> `small`)."""
+    return _resolve(name)[1]
 
 
 def make(name: str, **overrides: Any) -> tuple[Any, Any]:

@@ -15,7 +15,6 @@ heatmaps mark r = 1 so both are visible at a glance.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -32,16 +31,6 @@ DEFAULT_RATIOS = np.linspace(0.5, 1.5, 101)  # includes r = 1 (index 50)
 DEFAULT_ADVANTAGES = np.linspace(-2.0, 2.0, 81)  # normalised advantages; includes A = 0
 DEFAULT_FRACTIONS = (0.0, 0.5, 1.0)
 REFERENCES = ("ppo", "dpo")
-
-
-def load_discovered(run_path: str | Path) -> tuple[MirrorLearningRule, MetaParams, Any]:
-    """(rule, final meta-parameters, DiscoveryConfig) of a discovery run directory."""
-    from discovery.checkpoint import load_meta_params
-    from discovery.run import open_run
-
-    cfg, run = open_run(run_path)
-    meta_params, _ = load_meta_params(run.checkpoints)
-    return cfg.rule.build(), meta_params, cfg
 
 
 def drift_values(rule: MirrorLearningRule, meta_params: MetaParams,
@@ -70,7 +59,7 @@ def drift_invariants(rule: MirrorLearningRule, meta_params: MetaParams,
 
     def drift(r, adv, frac):
         progress = Progress(step=jnp.asarray(frac * horizon), horizon=jnp.asarray(horizon))
-        return rule.drift(meta_params, r, adv, progress)
+        return rule.drift(meta_params, jnp.log(r), adv, progress)
 
     at_one = jax.vmap(drift, in_axes=(None, 0, None))
     grad_at_one = jax.vmap(jax.grad(drift), in_axes=(None, 0, None))
@@ -147,40 +136,4 @@ def drift_difference(rule: MirrorLearningRule, meta_params: MetaParams,
         for j, f in enumerate(fractions):
             _heatmap(fig, axes[i, j], diffs[i, j], ratios, advantages,
                      f"{rule.name} - {label}, n/N = {f:g}", cmap="RdBu_r", norm=norm)
-    return fig
-
-
-def fitness_curve(run_path: str | Path, *, fig: Figure | None = None) -> Figure:
-    """Mean and best fitness per generation, from `metrics.jsonl`, with the population's
-    interquartile range shaded (PPO = 1 for runs with normalised fitness; for grid-world runs
-    the return divided by the level's optimum)."""
-    from discovery.run import open_run
-
-    cfg, run = open_run(run_path)
-    normalized = cfg.fitness_is_ppo_normalised
-    records = [r for r in run.metrics() if "generation" in r]
-    if not records:
-        raise ValueError(f"run {run.path} has no generation metrics yet")
-    gens = np.array([r["generation"] for r in records])
-    nan = float("nan")
-    mean = np.array([nan if r.get("fitness_mean") is None else r["fitness_mean"]
-                     for r in records], dtype=float)
-    best = np.array([nan if r.get("fitness_best") is None else r["fitness_best"]
-                     for r in records], dtype=float)
-    fig = fig or Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    if all("fitness" in r for r in records):
-        pop = [np.array([nan if x is None else x for x in r["fitness"]], dtype=float)
-               for r in records]
-        q = np.array([np.nanpercentile(p, [25, 75]) if np.isfinite(p).any() else [nan, nan]
-                      for p in pop])
-        ax.fill_between(gens, q[:, 0], q[:, 1], alpha=0.2, label="population IQR")
-    ax.plot(gens, mean, marker="o", ms=3, label="population mean")
-    ax.plot(gens, best, marker="o", ms=3, alpha=0.7, label="best member")
-    if normalized:
-        ax.axhline(1.0, color="grey", ls="--", lw=0.8, label="PPO")
-    ax.set(title=f"ES fitness: {run.name}", xlabel="generation",
-           ylabel=f"fitness: {cfg.fitness_label}")
-    ax.grid(alpha=0.3)
-    ax.legend()
     return fig

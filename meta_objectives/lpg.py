@@ -27,8 +27,10 @@ optimises return and ignores them, but `meta_regularizer` computes them from the
 for a meta-gradient trainer.
 
 TA-LPG (Jackson et al. 2024) also feeds the training progress n/N and the log of the horizon N,
-both constant over a rollout. GROOVE fed the raw update count and raw lifetime by mistake
-(reference §6); here they are `progress.fraction` and `progress.log_horizon`.
+both constant over a rollout. N counts agent *updates* (GROOVE's `lifetime`, which the paper's
+lifetimes LU[10, 250] are measured in), not environment steps. GROOVE fed the raw update count
+and raw lifetime by mistake (reference §6); here they are `progress.fraction` and
+`progress.log_horizon` = log N.
 """
 
 from __future__ import annotations
@@ -139,15 +141,24 @@ class LPG:
     beta_target_entropy: float = 1e-3
     beta_pi_hat_l2: float = 5e-3
     beta_y_hat_l2: float = 1e-3
+    # Initial meta-parameters: "zero" is GROOVE's ES mean (pi_hat = 0, y_hat uniform: the
+    # agent does not move at generation 0); "random" is flax's initialisation, which the
+    # meta-gradient outer loop needs (at zero every weight but the heads' biases has zero
+    # meta-gradient).
+    net_init: str = "zero"
 
     name = "lpg"
     needs_value = False
     temporal = False
+    fitness_measure = "final_policy"  # GROOVE scores fresh episodes of the final agent
 
     def __post_init__(self) -> None:
         if self.hidden < 1 or self.prediction_size < 1 or not self.embedding:
             raise ValueError(f"{type(self).__name__}: hidden and prediction_size must be >= 1 "
                              "and embedding non-empty")
+        if self.net_init not in ("zero", "random"):
+            raise ValueError(f"rule.options.net_init must be 'zero' or 'random', got "
+                             f"{self.net_init!r}")
         object.__setattr__(self, "embedding", tuple(int(e) for e in self.embedding))
 
     @property
@@ -166,7 +177,8 @@ class LPG:
         dummy = LPGInputs(scalars=jnp.zeros((1, 1, self.num_scalar_inputs)),
                           y=jnp.full((1, 1, k), 1.0 / k), next_y=jnp.full((1, 1, k), 1.0 / k),
                           done=jnp.zeros((1, 1), bool))
-        return self.network.init(key, dummy)
+        params = self.network.init(key, dummy)
+        return jax.tree.map(jnp.zeros_like, params) if self.net_init == "zero" else params
 
     def apply(self, meta_params: MetaParams, inputs: LPGInputs) -> tuple[jax.Array, jax.Array]:
         """Run the LPG network on prepared inputs: (pi_hat [T, B], y_hat [T, B, K])."""

@@ -1,15 +1,16 @@
 """Looking inside a learned policy gradient: LPG / TA-LPG targets along an agent's trajectory.
 
-    rule, meta_params, cfg = load_discovered("runs/my-lpg-run")     # meta_objectives.analysis
+    rule, meta_params, cfg = load_discovered("runs/my-lpg-run")     # discovery.inspect
     env, env_params = envs.make("gridworld/dense")
     trace = trace_lifetime(rule, meta_params, env, env_params, cfg.train, jax.random.key(0))
     plot_trajectory(trace)                       # reward, pi(a|s), pi_hat, y_hat at n/N = 0, .5, 1
     fixed = targets_at_fractions(rule, meta_params, trace)   # one trajectory, several n/N
     plot_temporal_inputs(fixed)                  # identical curves for LPG, not for TA-LPG
 
-`trace_lifetime` trains one agent with the rule (the trainer of `discovery.inner.make_train`)
-and, at each requested point n/N of its lifetime, runs the current agent in one fresh episode
-and evaluates the rule's targets on that trajectory exactly as the trainer would on a rollout.
+`discovery.inspect.trace_lifetime` trains one agent with the rule and, at each requested point
+n/N of its lifetime, runs the current agent in one fresh episode and evaluates the rule's
+targets on that trajectory exactly as the trainer would on a rollout; this module holds the
+rule-side pieces (targets over windows and over n/N) and the plots.
 Sign convention (GROOVE, see `meta_objectives.lpg`): the agent *minimises* `pi_hat * log pi`,
 so a negative pi_hat means "make this action more likely", a positive one "less likely";
 `y_hat` is the distribution the agent's 8-way prediction y is pulled towards.
@@ -37,14 +38,14 @@ DEFAULT_FRACTIONS = (0.0, 0.5, 1.0)
 
 
 # ----------------------------------------------------------------------------- validation
-def _check_rule(rule: Any) -> None:
+def check_lpg_rule(rule: Any) -> None:
     if not isinstance(rule, LPG):
         name = getattr(rule, "name", type(rule).__name__)
         raise TypeError(f"rule '{name}' has no pi_hat / y_hat targets (only learned policy "
                         "gradient rules have them: lpg, ta-lpg)")
 
 
-def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
+def check_fractions(fractions: Sequence[float]) -> np.ndarray:
     f = np.asarray(fractions, dtype=np.float64).reshape(-1)
     if f.size == 0:
         raise ValueError("fractions: give at least one lifetime fraction n/N")
@@ -53,19 +54,10 @@ def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
     return f
 
 
-def _positive_int(name: str, value: Any) -> int:
+def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def _agent_cell(env_state: Any) -> jax.Array | None:
-    """The agent's cell in a (wrapped) grid-world state, None for other environments."""
-    while env_state is not None:
-        if hasattr(env_state, "pos") and hasattr(env_state, "obj_pos"):
-            return env_state.pos
-        env_state = getattr(env_state, "env_state", None)
-    return None
 
 
 def discounted_return_to_go(reward: np.ndarray, done: np.ndarray, gamma: float) -> np.ndarray:
@@ -80,7 +72,7 @@ def discounted_return_to_go(reward: np.ndarray, done: np.ndarray, gamma: float) 
 
 
 # ----------------------------------------------------------------------------- targets
-def _windowed_targets(rule: UpdateRule, meta_params: MetaParams, rollout: Rollout,
+def windowed_targets(rule: UpdateRule, meta_params: MetaParams, rollout: Rollout,
                       progress: Progress, window: int) -> dict[str, jax.Array]:
     """`rule.targets` on consecutive windows of `window` steps (the trainer's rollouts)."""
     steps = rollout.reward.shape[0]
@@ -94,114 +86,8 @@ def _targets_over_progress(rule: UpdateRule, meta_params: MetaParams, rollout: R
                            steps: jax.Array, horizon: jax.Array, window: int
                            ) -> dict[str, jax.Array]:
     """Targets of one rollout at each update count in `steps` ([F, T, B, ...])."""
-    return jax.vmap(lambda n: _windowed_targets(rule, meta_params, rollout,
+    return jax.vmap(lambda n: windowed_targets(rule, meta_params, rollout,
                                                 Progress(step=n, horizon=horizon), window))(steps)
-
-
-@functools.lru_cache(maxsize=16)
-def _compiled_trace(env: Any, rule: UpdateRule, cfg: Any, num_steps: int, window: int):
-    """Jitted `run(meta_params, env_params, key, horizon, points) -> per-point outputs`.
-
-    Cached per (env, rule, train config, num_steps, window): the level (env_params), the key,
-    the horizon and the lifetime points are traced, so new levels and points do not recompile.
-    """
-    from discovery.inner import make_train, wrap_env
-
-    train = make_train(env, rule, cfg, env.default_params)
-    reset = jax.vmap(wrap_env(env, env.default_params, cfg).reset, in_axes=(0, None))
-
-    def collect(state: Any, env_params: Any, key: jax.Array) -> tuple[Rollout, jax.Array]:
-        """From a fresh reset, `num_steps` steps in one env: the Rollout exactly as the trainer
-        builds it (its own `collect`), and the agent's cell at every s_t (-1 if not a grid)."""
-        k_reset, k_run = jax.random.split(key)
-        obs, env_state = reset(jax.random.split(k_reset, 1), env_params)
-        rollout, _, _, extras = train.collect(state.params, state.obs_stats, env_state, obs,
-                                              env_params, k_run, num_steps, keep_states=True)
-        cell = _agent_cell(extras["env_state"])
-        return rollout, (jnp.full(rollout.reward.shape, -1, jnp.int32) if cell is None
-                         else cell)
-
-    def run(meta_params: Any, env_params: Any, key: jax.Array, horizon: jax.Array,
-            points: jax.Array):
-        k_train, k_roll = jax.random.split(key)
-        state = train.init(meta_params, env_params, k_train, horizon)
-
-        def to_point(carry, n):
-            state, trained = carry  # updates applied so far
-
-            def one_update(i, s):
-                return train.advance(meta_params, env_params, s, i, 1)[0]
-
-            state = jax.lax.fori_loop(trained, n, one_update, state)
-            progress = Progress(step=n, horizon=state.horizon)
-            rollout, cell = collect(state, env_params, k_roll)  # same key at every point
-            targets = _windowed_targets(rule, meta_params, rollout, progress, window)
-            return (state, n), (rollout, cell, targets, state.last_return)
-
-        _, out = jax.lax.scan(to_point, (state, jnp.int32(0)), points)
-        return out
-
-    return jax.jit(run)
-
-
-def trace_lifetime(rule: LPG, meta_params: MetaParams, env: Any, env_params: Any,
-                   train_cfg: Any, key: jax.Array, *,
-                   at: Sequence[float] = DEFAULT_FRACTIONS, num_steps: int | None = None,
-                   num_updates: int | None = None, window: int | None = None
-                   ) -> dict[str, Any]:
-    """Train one agent with `rule` and trace its targets at lifetime points n/N in `at`.
-
-    The agent trains for N = `num_updates` updates (default and maximum: `train_cfg`'s); at
-    n = round(f * N) for each f in `at` (after n updates; f = 1 is the trained agent, one step
-    past the last update's n/N = (N-1)/N) the current agent acts for `num_steps` steps
-    (default: one rollout, `train_cfg.num_steps`) with sampled actions in one env, from a fresh
-    reset and with the same environment key at every point. The rule's targets are computed
-    with `Progress(n, N)` on consecutive windows of `window` steps (default
-    `train_cfg.num_steps`: the rollouts the trainer would hand the rule; LPG's backward GRU sees
-    the future only up to the end of its window, so a longer window gives other targets).
-
-    Returns numpy arrays, F = len(at), T = num_steps, K = rule.prediction_size:
-    `fractions` [F] (n/N as used), `updates` [F] (n), `horizon` (N), `window`,
-    `reward`, `done`, `terminated`, `action`, `pi` (pi(a_t|s_t)), `pi_hat` [F, T],
-    `y`, `y_hat` [F, T, K] (the agent's prediction probabilities and the targets),
-    `return_to_go` [F, T] (discounted with the rule's gamma, cut at episode ends and at the
-    trajectory's end), `last_return` [F] (the trainer's latest mean episode return), `cell`
-    [F, T] (grid-worlds: the agent's cell `row * grid_size + col` at s_t; absent elsewhere),
-    and `rollout`, the Rollout the rule saw (fields [F, T, 1, ...]) for `targets_at_fractions`.
-    `at` must be non-decreasing (the agent only trains forwards).
-    """
-    _check_rule(rule)
-    at = _check_fractions(at)
-    if np.any(np.diff(at) < 0):
-        raise ValueError(f"at: lifetime fractions must be non-decreasing, got {list(at)}")
-    cfg = getattr(train_cfg, "train", train_cfg)
-    num_steps = _positive_int("num_steps", cfg.num_steps if num_steps is None else num_steps)
-    window = _positive_int("window", cfg.num_steps if window is None else window)
-    horizon = _positive_int("num_updates",
-                            cfg.num_updates if num_updates is None else num_updates)
-    if horizon > cfg.num_updates:
-        raise ValueError(f"num_updates ({horizon}) exceeds the train config's "
-                         f"{cfg.num_updates} updates (the trainer caps lifetimes there)")
-    points = np.rint(at * horizon).astype(np.int32)
-    run = _compiled_trace(env, rule, cfg, num_steps, min(window, num_steps))
-    rollout, cell, targets, last_return = jax.device_get(
-        run(meta_params, env_params, key, jnp.int32(horizon), jnp.asarray(points)))
-    rollout = jax.tree.map(np.asarray, rollout)
-    sq = lambda x: np.asarray(x)[:, :, 0]  # noqa: E731 - drop the single env column
-    y = np.asarray(jax.nn.softmax(rollout.prediction, axis=-1))
-    trace = {
-        "rule": rule.name, "fractions": points / horizon, "updates": points,
-        "horizon": horizon, "window": min(window, num_steps),
-        "reward": sq(rollout.reward), "done": sq(rollout.terminated | rollout.truncated),
-        "terminated": sq(rollout.terminated), "action": sq(rollout.action),
-        "pi": np.exp(sq(rollout.log_prob)), "y": sq(y),
-        "pi_hat": sq(targets["pi_hat"]), "y_hat": sq(targets["y_hat"]),
-        "last_return": np.asarray(last_return), "rollout": rollout,
-    }
-    trace["return_to_go"] = discounted_return_to_go(trace["reward"], trace["done"], rule.gamma)
-    if np.all(sq(cell) >= 0):
-        trace["cell"] = sq(cell)
-    return trace
 
 
 def targets_at_fractions(rule: LPG, meta_params: MetaParams, trajectory: dict[str, Any] | Rollout,
@@ -217,8 +103,8 @@ def targets_at_fractions(rule: LPG, meta_params: MetaParams, trajectory: dict[st
     [F], `horizon`, `window`, the trajectory's `reward`, `done`, `pi`, `y` [T(, K)], and
     `pi_hat` [F, T], `y_hat` [F, T, K].
     """
-    _check_rule(rule)
-    fr = _check_fractions(fractions)
+    check_lpg_rule(rule)
+    fr = check_fractions(fractions)
     if isinstance(trajectory, Rollout):
         rollout = trajectory
         if horizon is None:
@@ -233,9 +119,9 @@ def targets_at_fractions(rule: LPG, meta_params: MetaParams, trajectory: dict[st
     else:
         raise TypeError("trajectory must be a trace_lifetime result or a Rollout, got "
                         f"{type(trajectory).__name__}")
-    horizon = _positive_int("horizon", horizon)
+    horizon = positive_int("horizon", horizon)
     steps = int(np.shape(rollout.reward)[0])
-    window = _positive_int("window", steps if window is None else window)
+    window = positive_int("window", steps if window is None else window)
     rollout = jax.tree.map(jnp.asarray, rollout)
     steps_n = np.rint(fr * horizon).astype(np.int32)
     targets = _targets_over_progress(rule, meta_params, rollout, jnp.asarray(steps_n),
@@ -370,5 +256,6 @@ def plot_targets_vs_inputs(trace: dict[str, Any], fig: Figure | None = None) -> 
     return fig
 
 
-__all__ = ["DEFAULT_FRACTIONS", "discounted_return_to_go", "plot_targets_vs_inputs",
-           "plot_temporal_inputs", "plot_trajectory", "targets_at_fractions", "trace_lifetime"]
+__all__ = ["DEFAULT_FRACTIONS", "check_fractions", "check_lpg_rule", "discounted_return_to_go",
+           "plot_targets_vs_inputs", "plot_temporal_inputs", "plot_trajectory", "positive_int",
+           "targets_at_fractions", "windowed_targets"]

@@ -34,6 +34,7 @@ class PolicyObjectiveRule:
     name = "policy-objective"
     needs_value = True
     prediction_size = 0
+    fitness_measure = "final_window"  # the papers score the training episodes' final returns
 
     def init(self, key: jax.Array) -> MetaParams:
         return {}
@@ -94,10 +95,16 @@ class PPO(PolicyObjectiveRule):
 
 @dataclass(frozen=True)
 class A2C(PolicyObjectiveRule):
-    """Advantage actor-critic: maximise `log pi(a|s) * A` (use 1 epoch, 1 minibatch)."""
+    """Advantage actor-critic: maximise `log pi(a|s) * A` (use 1 epoch, 1 minibatch).
+
+    Defaults are GROOVE's A2C, the reference algorithm of LPG: advantages normalised over the
+    batch, critic loss `mean((return - V)^2)` with weight 1 (`vf_coef = 2` on this module's
+    `0.5 * mean(...)`), no value clipping, entropy bonus 0.01, GAE(0.99, 0.95).
+    """
 
     value_clip_eps: float | None = None
-    normalize_advantages: bool = False
+    normalize_advantages: bool = True
+    vf_coef: float = 2.0
     name = "a2c"
 
     def policy_objective(self, meta_params, log_prob, old_log_prob, advantage, progress):

@@ -18,7 +18,7 @@ from discovery.run import run_discovery, start_run
 from discovery.rundir import RunDir
 
 TINY = ["es.population_size=4", "train.num_envs=4", "train.num_steps=16",
-        "train.total_timesteps=192", "train.num_minibatches=2", "normalize_fitness=false",
+        "train.total_timesteps=192", "train.num_minibatches=2", "levels.fitness=raw",
         "chunk=1"]
 GENERATIONS = 8
 
@@ -28,14 +28,39 @@ def _tiny(*extra):
 
 
 @pytest.mark.slow
-def test_quickstart_raises_mean_fitness(tmp_path):
-    """The quickstart preset (8 generations here): observed mean normalised fitness went from
-    0.08 in the first generation to ~0.4 over generations 6-8 (seed 0); we assert +0.15."""
-    cfg = apply_overrides(preset("quickstart"), ["generations=8"])
-    result = run_discovery(cfg, start_run(cfg, tmp_path / "q"), progress=False)
-    mean = np.nanmean(result.fitness, axis=1)
-    assert mean[-3:].mean() > mean[0] + 0.15, mean
+def test_quickstart_mean_rule_starts_at_ppo_and_does_not_get_worse(tmp_path):
+    """The README's quickstart: the ES mean starts at exactly PPO, its logged fitness is what
+    an independent evaluation of the saved mean gives, and the final mean is not worse than the
+    start on 16 held-out seeds (paired: the same agent seeds for both)."""
+    from discovery.es import generation_keys
+    from discovery.fitness import make_evaluate
+
+    cfg = preset("quickstart")
+    run = start_run(cfg, tmp_path / "q")
+    result = run_discovery(cfg, run, progress=False, echo=lambda _: None)
+    rows = run.metrics()
+    assert [r["generation"] for r in rows] == list(range(cfg.generations))
     assert (tmp_path / "q" / "plots" / "fitness.png").exists()
+    baselines = json.loads((run.path / "baselines.json").read_text())
+    rule = cfg.rule.build()
+    _, k_init, _, k_gen = jax.random.split(jax.random.key(cfg.seed), 4)
+    start = rule.init(k_init)
+    assert float(jnp.abs(start["w2"]).max()) == 0.0  # generation 0's mean rule is PPO
+
+    # The value logged for generation 12 is the fitness of the mean saved at checkpoint 12.
+    saved, meta = load_meta_params(run.checkpoints, step=12)
+    assert meta["generation"] == 12
+    score = make_evaluate(rule, cfg.envs, cfg.train, baselines, center_seeds=cfg.center_seeds)
+    k_eval = generation_keys(jax.random.fold_in(k_gen, 12))[1]
+    _, independent, _ = jax.jit(lambda m, k: score(None, m, k))(saved, k_eval)
+    assert float(independent) == pytest.approx(rows[12]["center_fitness"], rel=1e-3, abs=1e-3)
+    assert result.final_center == pytest.approx(
+        json.loads((run.path / "result.json").read_text())["final_center_fitness"])
+
+    held_out = make_evaluate(rule, cfg.envs, cfg.train, baselines, center_seeds=16)
+    evaluate = jax.jit(lambda m: held_out(None, m, jax.random.key(2024))[1])
+    before, after = float(evaluate(start)), float(evaluate(result.meta_params))
+    assert after > before - 0.1, (before, after)
 
 
 def test_nan_member_is_ranked_worst_and_counted(tmp_path, monkeypatch):
@@ -44,9 +69,11 @@ def test_nan_member_is_ranked_worst_and_counted(tmp_path, monkeypatch):
     def poisoned(*args, **kwargs):
         evaluate = real(*args, **kwargs)
 
-        def wrapped(population, key):
-            fitness, info = evaluate(population, key)
-            return fitness.at[1].set(jnp.nan), info
+        def wrapped(population, center, key):
+            fitness, center_fitness, info = evaluate(population, center, key)
+            if population is None:  # the final mean, scored alone
+                return fitness, center_fitness, info
+            return fitness.at[1].set(jnp.nan), center_fitness, info
         return wrapped
 
     monkeypatch.setattr(run_module, "make_evaluate", poisoned)
@@ -72,8 +99,8 @@ def test_generation_gives_nan_member_the_worst_rank():
             told["fitness"] = fitness
             return es.tell(key, population, fitness, state, params)
 
-    def evaluate(population, key):
-        return jnp.array([1.0, jnp.nan, 3.0, jnp.inf]), {}
+    def evaluate(population, center, key):
+        return jnp.array([1.0, jnp.nan, 3.0, jnp.inf]), jnp.float32(0.0), {}
 
     gen = make_generation(Spy(), params, evaluate, population_mesh(4))
     state = es.init(jax.random.key(0), jnp.zeros(3), params)
@@ -89,7 +116,8 @@ def test_every_strategy_optimises_a_sphere(strategy):
     cfg = ESConfig(strategy=strategy, population_size=16, lr=0.1, sigma=0.3, sigma_decay=1.0)
     template = {"w": jnp.zeros(4)}
     es, params = make_strategy(cfg, template)
-    evaluate = lambda pop, key: (-jnp.sum((pop["w"] - 1.0) ** 2, axis=1), {})
+    evaluate = lambda pop, center, key: (-jnp.sum((pop["w"] - 1.0) ** 2, axis=1),
+                                         -jnp.sum((center["w"] - 1.0) ** 2), {})
     gen = jax.jit(make_generation(es, params, evaluate, population_mesh(16)))
     state = es.init(jax.random.key(0), template, params)
     first = None
@@ -137,14 +165,16 @@ def test_large_presets_run_one_generation_shrunk(name, es, tmp_path):
     cfg = apply_overrides(full, [
         "generations=1", "es.population_size=2", "train.num_envs=2", "train.num_steps=8",
         "train.total_timesteps=16", f"train.num_minibatches={minibatches}",
-        "normalize_fitness=false"])
+        "levels.fitness=raw"])
     result = run_discovery(cfg, start_run(cfg, tmp_path / name), progress=False)
     assert result.fitness.shape == (1, 2) and np.isfinite(result.fitness).all()
 
 
 def test_fitness_label_says_what_fitness_is():
-    assert preset("quickstart").fitness_label == "normalised return (PPO = 1)"
-    assert preset("quickstart-lpg").fitness_label == "final return / level optimum"
+    assert preset("quickstart").fitness_label == "normalised final return (PPO = 1)"
+    assert preset("quickstart-lpg").fitness_label == "final-policy return / level optimum"
+    window = apply_overrides(preset("quickstart-lpg"), ["train.fitness_measure=final_window"])
+    assert window.fitness_label == "final return / level optimum"
     assert not preset("ta-lpg-gridworld").fitness_is_ppo_normalised
-    raw = apply_overrides(preset("quickstart"), ["normalize_fitness=false"])
+    raw = apply_overrides(preset("quickstart"), ["levels.fitness=raw"])
     assert raw.fitness_label == "final return" and not raw.fitness_is_ppo_normalised

@@ -14,6 +14,7 @@ from tiny_run import tiny_run_path
 
 from discovery.cli import main
 from discovery.evaluate import _train_config, bootstrap_ci, iqm, score_summary
+from discovery.inspection import fitness_curve, load_discovered
 from meta_objectives import DPO, LPO, TALPO
 from meta_objectives.analysis import (
     DEFAULT_ADVANTAGES,
@@ -22,8 +23,6 @@ from meta_objectives.analysis import (
     drift_heatmaps,
     drift_invariants,
     drift_values,
-    fitness_curve,
-    load_discovered,
     reference_drift,
 )
 
@@ -139,7 +138,7 @@ def _image_shapes(fig):
 
 
 def test_drift_values_and_heatmap_shapes():
-    rule = TALPO(init_scale=1.5)
+    rule = TALPO(net_init="random", init_scale=1.5)
     mp = rule.init(jax.random.key(0))
     values = drift_values(rule, mp, (0.0, 0.5, 1.0), RATIOS, ADVANTAGES)
     assert values.shape == (3, 31, 13)
@@ -149,7 +148,7 @@ def test_drift_values_and_heatmap_shapes():
     assert _image_shapes(fig) == [(13, 31)] * 3  # imshow of [A, r]: A on y, r on x
     fig = drift_difference(rule, mp, (0.0, 1.0), RATIOS, ADVANTAGES)
     assert _image_shapes(fig) == [(13, 31)] * 4  # 2 references x 2 fractions
-    lpo = LPO()
+    lpo = LPO(net_init="random")
     lv = drift_values(lpo, lpo.init(jax.random.key(1)), (0.0, 1.0))
     assert lv.shape == (2, len(DEFAULT_RATIOS), len(DEFAULT_ADVANTAGES))
     np.testing.assert_array_equal(lv[0], lv[1])  # plain LPO ignores n/N
@@ -162,7 +161,7 @@ def test_fixed_drifts_are_nonnegative_and_vanish_at_one():
     ppo = reference_drift("ppo", RATIOS, ADVANTAGES)
     assert (ppo >= 0).all()
     assert np.all(ppo[(RATIOS >= 0.8) & (RATIOS <= 1.2)] == 0)  # zero inside the clip range
-    for rule in (DPO(), TALPO(init_scale=2.0), LPO(ppo_init=True)):
+    for rule in (DPO(), TALPO(net_init="random", init_scale=2.0), LPO(net_init="random")):
         inv = drift_invariants(rule, rule.init(jax.random.key(0)))
         assert inv["min_drift"] >= 0
         assert inv["max_drift_at_r1"] == 0 and inv["max_abs_grad_at_r1"] == 0

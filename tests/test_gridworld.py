@@ -316,7 +316,8 @@ def test_optimal_return_refuses_nontabular():
 
 
 # ----------------------------------------------------------------------------- levels
-REFERENCE_OBS_LEN = {"dense": 1937, "sparse": 677, "long": 1937, "longer": 2593,
+REFERENCE_OBS_LEN = {"dense": 1937, "sparse": 677, "long": 1937, "longer": 10369,
+                     "longer_groove": 2593,
                      "long_dense": 1937, "rand_dense": 485, "rand_long": 364, "rand_small": 148,
                      "rand_sparse": 148, "rand_very_dense": 243, "rand_tiny": 19}
 
@@ -329,12 +330,23 @@ def test_named_level_obs_length_and_spec(name):
     spec = NAMED_LEVELS[name]
     assert int(params.grid_size) == spec.grid_size
     assert int(params.max_steps_in_episode) == spec.max_steps
-    assert int(np.asarray(params.walls).sum()) == {"longer": 7, "long_dense": 17,
+    assert int(np.asarray(params.walls).sum()) == {"longer": 7, "longer_groove": 7,
+                                                   "long_dense": 17,
                                                    "rand_small": 2}.get(name, 0)
     assert env.tabular == (not name.startswith("rand_"))
     lifetime = int(named_level(name).lifetime)
     assert lifetime == (250 if name == "rand_tiny" else 25000 if name.startswith("rand_")
                         else 2500)
+
+
+def test_longer_is_the_lpg_papers_with_two_plus_five_objects():
+    """The LPG paper's `longer` has 2 objects of type A and 5 of type B (GROOVE's variant, kept
+    as `longer_groove`, has 2 + 3); its optimum is computable (128 existence masks)."""
+    types = np.asarray(named_level("longer").params.obj_types)
+    assert list(types) == [0, 0, 1, 1, 1, 1, 1]
+    assert list(np.asarray(named_level("longer_groove").params.obj_types)) == [0, 0, 1, 1, 1]
+    env, params = make_gridworld("longer")
+    assert float(env.optimal_return(params, horizon=50)) > 0
 
 
 def test_named_levels_sharing_an_obs_layout_share_shapes():

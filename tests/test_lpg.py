@@ -34,7 +34,7 @@ def _rollout(seed: int = 0) -> Rollout:
 @pytest.fixture(scope="module")
 def rules():
     out = {}
-    for rule in (LPG(hidden=16), TALPG(hidden=16)):
+    for rule in (LPG(hidden=16, net_init="random"), TALPG(hidden=16, net_init="random")):
         params = rule.init(jax.random.key(1))
         out[rule.name] = (rule, params, jax.jit(rule.targets))
     return out
@@ -159,7 +159,8 @@ def test_sign_convention_pi_hat_is_a_negative_advantage():
     lpg_loss, metrics = LPG(hidden=8).loss({}, out, batch, PROGRESS)
     a2c_batch = {"action": action, "advantage": adv, "return": jnp.zeros(n),
                  "value": jnp.zeros(n), "log_prob": jnp.zeros(n)}
-    _, a2c_metrics = A2C().loss({}, out._replace(value=jnp.zeros(n)), a2c_batch, PROGRESS)
+    _, a2c_metrics = A2C(normalize_advantages=False).loss({}, out._replace(value=jnp.zeros(n)),
+                                                          a2c_batch, PROGRESS)
     np.testing.assert_allclose(lpg_loss, a2c_metrics["policy_loss"], rtol=1e-5, atol=1e-6)
     assert abs(float(metrics["target_loss"])) < 1e-5
 
@@ -179,7 +180,8 @@ TINY = TrainConfig(num_envs=8, num_steps=20, total_timesteps=8 * 20 * 4, update_
                    num_minibatches=1, hidden=(32,))
 
 
-@pytest.mark.parametrize("env_name,rule", [("gridworld/dense", TALPG(hidden=16))],
+@pytest.mark.parametrize("env_name,rule",
+                         [("gridworld/dense", TALPG(hidden=16, net_init="random"))],
                          ids=["ta-lpg-gridworld-horizons"])
 def test_make_train_under_vmap_over_meta_params(env_name, rule):
     """Two compiles only (the grid-world's dominates): TA-LPG is LPG plus two inputs, so the
@@ -195,10 +197,21 @@ def test_make_train_under_vmap_over_meta_params(env_name, rule):
         result = jax.jit(jax.vmap(train, in_axes=(0, None, None)))(
             pop, env_params, jax.random.key(1))
     assert result.curve.shape == (2, TINY.num_updates)
-    assert np.all(np.isfinite(np.asarray(result.curve)))
+    assert not np.any(np.isinf(np.asarray(result.curve)))  # NaN until an episode ends
     assert np.all(np.isfinite(np.asarray(result.final_return)))
     for name, v in result.metrics.items():
         assert v.shape == (2, TINY.num_updates) and np.all(np.isfinite(np.asarray(v))), name
     # Different meta-parameters give different targets, hence different agents.
     kernels = np.asarray(result.agent_params["params"]["policy_out"]["kernel"])
     assert not np.array_equal(kernels[0], kernels[1])
+
+
+@pytest.mark.parametrize("rule", [LPG(hidden=16), TALPG(hidden=16)], ids=["lpg", "ta-lpg"])
+def test_es_mean_starts_at_zero_as_in_groove(rule):
+    """GROOVE's ES mean is all zeros: pi_hat = 0 (the policy does not move) and y_hat
+    uniform, whatever the rollout."""
+    params = rule.init(jax.random.key(0))
+    assert all(float(jnp.abs(x).max()) == 0.0 for x in jax.tree.leaves(params))
+    out = rule.targets(params, _rollout(), PROGRESS)
+    np.testing.assert_array_equal(out["pi_hat"], 0.0)
+    np.testing.assert_allclose(out["y_hat"], 1.0 / rule.prediction_size, rtol=1e-6)

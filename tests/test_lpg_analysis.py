@@ -14,6 +14,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from discovery.inner import TrainConfig
+from discovery.inspection import trace_lifetime
 from envs.gridworld import make_gridworld
 from meta_objectives import LPG, PPO, TALPG
 from meta_objectives.base import Progress, Rollout
@@ -23,7 +24,6 @@ from meta_objectives.lpg_analysis import (
     plot_temporal_inputs,
     plot_trajectory,
     targets_at_fractions,
-    trace_lifetime,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +59,10 @@ def test_trace_shapes_and_values(traced):
     for key in ("y", "y_hat"):
         assert tr[key].shape == (3, STEPS, K), key
     assert tr["last_return"].shape == (3,)
-    for key in ("reward", "pi", "pi_hat", "y", "y_hat", "last_return"):
+    for key in ("reward", "pi", "pi_hat", "y", "y_hat"):
         assert np.isfinite(tr[key]).all(), key
+    assert np.isnan(tr["last_return"][0])  # no update and no training episode yet at n = 0
+    assert not np.isinf(tr["last_return"]).any()
     np.testing.assert_allclose(tr["y_hat"].sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(tr["y"].sum(-1), 1.0, atol=1e-5)
     assert ((tr["pi"] > 0) & (tr["pi"] <= 1)).all()

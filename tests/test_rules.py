@@ -71,3 +71,34 @@ def test_distributions_log_prob_and_entropy():
     np.testing.assert_allclose(g.log_prob(x), ref, rtol=1e-6)
     c = Categorical(jnp.zeros(4))
     np.testing.assert_allclose(c.entropy(), np.log(4), rtol=1e-6)
+
+
+def test_a2c_is_groove_a2c():
+    """GROOVE's A2C: the actor maximises log pi * normalised advantage (+ 0.01 entropy), the
+    critic minimises mean((return - V)^2) with weight 1, no value clipping."""
+    from meta_objectives import A2C
+
+    rule = A2C()
+    n = 16
+    logits = jax.random.normal(jax.random.key(0), (n, 3))
+    value = jax.random.normal(jax.random.key(1), (n,))
+    batch = {"action": jnp.arange(n) % 3, "log_prob": jnp.zeros(n),
+             "advantage": jax.random.normal(jax.random.key(2), (n,)) * 5 + 2,
+             "return": jax.random.normal(jax.random.key(3), (n,)), "value": jnp.zeros(n)}
+    progress = Progress(jnp.int32(0), jnp.int32(10))
+
+    def ours(lg, v):
+        return rule.loss({}, AgentOutput(Categorical(lg), value=v), batch, progress)[0]
+
+    def groove(lg, v):
+        adv = batch["advantage"]
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        policy = Categorical(lg)
+        actor = -jnp.mean(policy.log_prob(batch["action"]) * adv) - 0.01 * policy.entropy().mean()
+        critic = jnp.mean(jnp.square(batch["return"] - v))
+        return actor + critic
+
+    for argnum in (0, 1):
+        np.testing.assert_allclose(jax.grad(ours, argnum)(logits, value),
+                                   jax.grad(groove, argnum)(logits, value), rtol=1e-5,
+                                   atol=1e-6)

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import envs
@@ -96,7 +97,8 @@ def test_a2c_learns_cartpole(cartpole):
     assert curve[-10:].mean() > 2 * curve[:10].mean() and curve[-10:].mean() > 60, curve
 
 
-@pytest.mark.parametrize("optimizer,rule", [("sgd", A2C()), ("adam", LPG(hidden=8))],
+@pytest.mark.parametrize("optimizer,rule",
+                         [("sgd", A2C()), ("adam", LPG(hidden=8, net_init="random"))],
                          ids=["sgd-a2c", "adam-lpg"])
 def test_critic_lr_scales_only_the_critic_step(cartpole, optimizer, rule):
     """One update with critic_lr = lr / 10: the actor moves exactly as with one shared lr, the
@@ -129,3 +131,144 @@ def test_critic_lr_scales_only_the_critic_step(cartpole, optimizer, rule):
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})
+
+
+# ------------------------------------------------------------------ semantics of one update
+class _FirstStepRatio(PPO):
+    """PPO that also reports max |log pi / pi_old| of the minibatch it sees."""
+
+    def loss(self, meta_params, out, batch, progress):
+        total, metrics = super().loss(meta_params, out, batch, progress)
+        drift = jnp.max(jnp.abs(out.policy.log_prob(batch["action"]) - batch["log_prob"]))
+        return total, {**metrics, "log_ratio": drift}
+
+
+def test_first_minibatch_sees_ratio_one_with_observation_normalisation(cartpole):
+    """The loss sees the observation statistics the rollout acted with (they update after the
+    epochs), so before the first step pi = pi_old exactly."""
+    env, params = cartpole
+    cfg = TrainConfig(num_envs=4, num_steps=16, total_timesteps=4 * 16 * 2, update_epochs=1,
+                      num_minibatches=1, normalize_obs=True)
+    result = jax.jit(make_train(env, _FirstStepRatio(), cfg))({}, params, jax.random.key(0))
+    np.testing.assert_array_equal(result.metrics["log_ratio"], 0.0)
+    assert float(result.obs_stats.count) > 4 * 16 * 2  # and the statistics did update
+
+
+def test_learning_curve_is_nan_until_the_first_episode_ends(cartpole):
+    """4 steps per update cannot finish a CartPole episode (at least ~8 steps): the first
+    update's curve is NaN, not a fake 0; later ones carry real returns."""
+    env, params = cartpole
+    cfg = TrainConfig(num_envs=1, num_steps=4, total_timesteps=4 * 12, update_epochs=1,
+                      num_minibatches=1)
+    result = jax.jit(make_train(env, PPO(), cfg))({}, params, jax.random.key(0))
+    curve, episodes = np.asarray(result.curve), np.asarray(result.episodes)
+    first = int(np.argmax(episodes > 0))
+    assert first >= 1 and np.all(np.isnan(curve[:first])) and np.all(curve[first:] > 0)
+
+
+def test_groove_linear_agents_are_bias_free_lecun_tables():
+    from discovery.presets import TRAIN_PRESETS
+
+    env, params = envs.make("gridworld/sparse")
+    cfg = TRAIN_PRESETS["gridworld-tabular"]
+    agent = make_train(env, A2C(), cfg).network.init(jax.random.key(0),
+                                                     jnp.zeros((1, env.obs_size)))
+    leaves = jax.tree_util.tree_leaves_with_path(agent)
+    assert not [p for p, _ in leaves if "bias" in jax.tree_util.keystr(p)]
+    kernel = np.asarray(agent["params"]["policy_out"]["kernel"])
+    assert kernel.std() == pytest.approx((1.0 / env.obs_size) ** 0.5, rel=0.1)  # lecun normal
+    mlp = make_train(env, A2C(), cfg.replace(hidden=(8,))).network.init(
+        jax.random.key(0), jnp.zeros((1, env.obs_size)))
+    assert "bias" in mlp["params"]["policy_out"]  # only linear agents drop the bias
+
+
+def test_clip_per_network_clips_actor_and_critic_apart():
+    from discovery.inner import clip_per_network
+
+    grads = {"params": {"policy_out": {"kernel": jnp.full((2, 2), 3.0)},
+                        "value_out": {"kernel": jnp.full((2,), 0.1)}}}
+    clipped, _ = clip_per_network(0.5).update(grads, None)
+    actor = float(optax.global_norm(clipped["params"]["policy_out"]))
+    critic = clipped["params"]["value_out"]["kernel"]
+    assert actor == pytest.approx(0.5, rel=1e-5)  # the actor's norm 6 is clipped to 0.5
+    np.testing.assert_allclose(critic, 0.1)  # the critic's norm 0.14 is left alone
+    joint, _ = optax.clip_by_global_norm(0.5).update(grads, None)
+    assert float(joint["params"]["value_out"]["kernel"][0]) < 0.02  # one global clip would
+
+
+def test_truncation_bootstrap_follows_whether_the_env_observes_time(cartpole):
+    from discovery.inner import bootstraps_truncation
+
+    grid, _ = envs.make("gridworld/dense")
+    env, _ = cartpole
+    assert bootstraps_truncation(env, TrainConfig()) is True
+    assert bootstraps_truncation(grid, TrainConfig()) is False  # time is in the observation
+    assert bootstraps_truncation(grid, TrainConfig(bootstrap_truncated=True)) is True
+    assert bootstraps_truncation(env, TrainConfig(bootstrap_truncated=False)) is False
+
+
+def test_reward_normalisation_follows_purejaxrls_wrapper():
+    """The same running statistics as purejaxrl's NormalizeVecReward, step by step."""
+    from discovery.inner import RewardStats
+
+    rng = np.random.default_rng(0)
+    reward = rng.normal(1.0, 2.0, (30, 5)).astype(np.float32)
+    done = rng.random((30, 5)) < 0.1
+    gamma = 0.99
+    mean, var, count, ret = 0.0, 1.0, 1e-4, np.zeros(5)
+    expected = []
+    for t in range(30):
+        ret = ret * gamma * (1 - done[t]) + reward[t]
+        b_mean, b_var, n = ret.mean(), ret.var(), 5
+        delta = b_mean - mean
+        total = count + n
+        m2 = var * count + b_var * n + delta**2 * count * n / total
+        mean, var, count = mean + delta * n / total, m2 / total, total
+        expected.append(reward[t] / np.sqrt(var + 1e-8))
+    stats, scaled = RewardStats.init(5).normalize(jnp.asarray(reward), jnp.asarray(done), gamma)
+    np.testing.assert_allclose(scaled, np.stack(expected), rtol=1e-4)
+    assert float(stats.count) == pytest.approx(count)
+
+
+class _LastUpdateGoesRight:
+    """A fixed rule that does nothing until the agent's last update, which pushes every visited
+    state towards action 3 (right) with a large step."""
+
+    name, needs_value, prediction_size, fitness_measure = "last-right", False, 0, "final_policy"
+
+    def init(self, key):
+        return {}
+
+    def targets(self, meta_params, rollout, progress):
+        return {}
+
+    def loss(self, meta_params, out, batch, progress):
+        last = (progress.step == progress.horizon - 1).astype(jnp.float32)
+        loss = -last * jnp.mean(out.policy.log_prob(jnp.full_like(batch["action"], 3)))
+        return loss, {}
+
+
+def test_final_policy_fitness_is_a_fresh_episode_evaluation_of_the_final_agent():
+    """A rule that is only good in its last update: the training episodes (final window) score
+    nothing, the final policy walks right to the reward, and the fitness equals an
+    independent fresh-episode evaluation of the returned agent."""
+    from envs.gridworld import GridWorld, level_from_ascii
+
+    level = level_from_ascii(["@..0", "....", "....", "...."], rewards=[1.0], p_terminate=[1.0],
+                             p_respawn=[0.0], max_steps=6)
+    env = GridWorld.for_params(level)
+    cfg = TrainConfig(num_envs=8, num_steps=6, total_timesteps=8 * 6 * 3, update_epochs=1,
+                      num_minibatches=1, lr=100.0, optimizer="sgd", anneal_lr=False,
+                      hidden=(), agent_style="groove", max_grad_norm=None)
+    rule = _LastUpdateGoesRight()
+    trainer = make_train(env, rule, cfg)
+    assert trainer.measure == "final_policy"
+    key = jax.random.key(0)
+    result = jax.jit(trainer)({}, level, key)
+    window = jax.jit(make_train(env, rule, cfg.replace(fitness_measure="final_window")))(
+        {}, level, key)
+    _, _, k_loop = jax.random.split(key, 3)  # as Trainer.init
+    fresh = jax.jit(trainer.evaluate)(result.agent_params, result.obs_stats, level,
+                                      jax.random.fold_in(k_loop, cfg.num_updates))
+    assert float(result.final_return) == float(fresh)
+    assert float(result.final_return) > 0.9 and float(window.final_return) < 0.5

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 TINY_OVERRIDES = ["generations=2", "chunk=1", "es.population_size=4", "train.num_envs=4",
-                  "train.num_steps=16", "train.total_timesteps=256", "normalize_fitness=false"]
+                  "train.num_steps=16", "train.total_timesteps=256", "levels.fitness=raw"]
 
 
 @functools.cache
