@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 import envs
+from discovery.validate import check_fields
 from environment_design import (
     ACCEL,
     PLR,
@@ -61,6 +62,7 @@ class LevelsConfig:
     mutation_scale: float = 0.1  # ACCEL on a ParamSpace: std as a fraction of each range
 
     def __post_init__(self) -> None:
+        check_fields(self, "levels")
         for name, allowed in (("kind", KINDS), ("fitness", ("normalized", "raw")),
                               ("prioritization", PRIORITIZATIONS),
                               ("score", DISCOVERY_SCORES + AGENT_SCORES)):

@@ -37,6 +37,7 @@ import optax
 from discovery.inner import TrainConfig, Trainer, TrainState, make_optimizer
 from discovery.networks import ActorCritic
 from discovery.outer import OuterLoop
+from discovery.validate import check_fields
 from meta_objectives.base import UpdateRule, gae, normalize
 
 
@@ -51,6 +52,7 @@ class MetaGradConfig:
     num_minibatches: int = 16  # agents are processed in this many sequential chunks
 
     def __post_init__(self) -> None:
+        check_fields(self, "metagrad")
         for name in ("num_agents", "unroll", "num_minibatches"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
