@@ -14,6 +14,7 @@ the run is next opened for writing.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -191,6 +192,9 @@ def quiet_orbax(level: int = logging.ERROR) -> Iterator[None]:
     sys.unraisablehook = lambda _: None
     try:
         yield
+    except BaseException:
+        gc.collect()  # the failed operation's abandoned coroutines die while still silenced
+        raise
     finally:
         absl.setLevel(previous)
         sys.unraisablehook = hook

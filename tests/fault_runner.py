@@ -5,8 +5,8 @@
 FAULT is one of (N counts calls within this process, from 1):
   none                   no fault
   kill-in-baselines      SIGKILL while the PPO / random baselines are computed
-  kill-in-compile        SIGKILL while the generation is traced for compilation
-  int-in-compile         SIGINT while the generation is traced for compilation
+  kill-in-compile        SIGKILL as the first chunk is traced and compiled
+  int-in-compile         SIGINT as the first chunk is traced and compiled
   pause-in-row:G         write half of generation G's metrics row, print PAUSED, wait to be killed
   kill-in-checkpoint:N   SIGKILL while the N-th checkpoint is being written (after orbax started)
   kill-in-chunk:N        SIGKILL while the N-th chunk is computed
@@ -19,6 +19,7 @@ stay in their own process use `install(fault, monkeypatch.setattr)` for the sign
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -58,19 +59,19 @@ def install(fault: str, patch: Callable[[Any, str, Any], None] = setattr) -> Non
     if name == "kill-in-baselines":
         patch(run, "compute_baselines", lambda *args, **kwargs: _die())
     elif name in ("kill-in-compile", "int-in-compile"):
-        real_make = run.make_generation
+        real_build = run.build_loop
 
-        def make_generation(*args, **kwargs):
-            generation = real_make(*args, **kwargs)
+        def build_loop(*args, **kwargs):  # the chunk's first call traces and compiles it
+            loop = real_build(*args, **kwargs)
 
-            def traced(*a, **k):
+            def chunk(*a, **k):
                 if name == "kill-in-compile":
                     _die()
                 os.kill(os.getpid(), signal.SIGINT)
-                return generation(*a, **k)
-            return traced
+                return loop.chunk(*a, **k)
+            return dataclasses.replace(loop, chunk=chunk)
 
-        patch(run, "make_generation", make_generation)
+        patch(run, "build_loop", build_loop)
     elif name == "pause-in-row":
         real_log, target = rundir.RunDir.log, int(arg)
 

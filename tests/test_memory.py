@@ -13,7 +13,7 @@ def test_the_bound_grows_with_the_population_and_the_horizon():
                                               ["es.population_size=32"]))
     longer = generation_bytes(apply_overrides(preset("quickstart"),
                                               ["train.total_timesteps=1536000"]))
-    assert double["agents"] == 2 * base["agents"]
+    assert 1.5 * base["agents"] < double["agents"] <= 2 * base["agents"]
     assert double["population"] == 2 * base["population"]
     assert longer["agents"] > base["agents"]
     check_fits(preset("quickstart"))
