@@ -14,6 +14,7 @@ from discovery.checkpoint import load_meta_params
 from discovery.cli import main
 from discovery.config import PRESETS, apply_overrides, preset
 from discovery.es import ESConfig, make_generation, make_strategy, population_mesh
+from discovery.fitness import Fitness
 from discovery.run import run_discovery, start_run
 from discovery.rundir import RunDir
 
@@ -67,14 +68,14 @@ def test_nan_member_is_ranked_worst_and_counted(tmp_path, monkeypatch):
     real = run_module.make_evaluate
 
     def poisoned(*args, **kwargs):
-        evaluate = real(*args, **kwargs)
+        fitness = real(*args, **kwargs)
 
-        def wrapped(population, center, key):
-            fitness, center_fitness, info = evaluate(population, center, key)
+        def wrapped(population, center, levels, key):
+            fit, center_fitness, levels, info = fitness.eval(population, center, levels, key)
             if population is None:  # the final mean, scored alone
-                return fitness, center_fitness, info
-            return fitness.at[1].set(jnp.nan), center_fitness, info
-        return wrapped
+                return fit, center_fitness, levels, info
+            return fit.at[1].set(jnp.nan), center_fitness, levels, info
+        return Fitness(fitness.init, wrapped)
 
     monkeypatch.setattr(run_module, "make_evaluate", poisoned)
     cfg = _tiny("generations=2")
@@ -99,11 +100,11 @@ def test_generation_gives_nan_member_the_worst_rank():
             told["fitness"] = fitness
             return es.tell(key, population, fitness, state, params)
 
-    def evaluate(population, center, key):
-        return jnp.array([1.0, jnp.nan, 3.0, jnp.inf]), jnp.float32(0.0), {}
+    def evaluate(population, center, levels_state, key):
+        return jnp.array([1.0, jnp.nan, 3.0, jnp.inf]), jnp.float32(0.0), levels_state, {}
 
-    gen = make_generation(Spy(), params, evaluate, population_mesh(4))
-    state = es.init(jax.random.key(0), jnp.zeros(3), params)
+    gen = make_generation(Spy(), params, Fitness(lambda key: {}, evaluate), population_mesh(4))
+    state = (es.init(jax.random.key(0), jnp.zeros(3), params), {})
     _, log = gen(state, jax.random.key(1))
     minimised = np.asarray(told["fitness"])
     assert minimised[1] > minimised[[0, 2]].max() and minimised[3] > minimised[[0, 2]].max()
@@ -116,10 +117,12 @@ def test_every_strategy_optimises_a_sphere(strategy):
     cfg = ESConfig(strategy=strategy, population_size=16, lr=0.1, sigma=0.3, sigma_decay=1.0)
     template = {"w": jnp.zeros(4)}
     es, params = make_strategy(cfg, template)
-    evaluate = lambda pop, center, key: (-jnp.sum((pop["w"] - 1.0) ** 2, axis=1),
-                                         -jnp.sum((center["w"] - 1.0) ** 2), {})
-    gen = jax.jit(make_generation(es, params, evaluate, population_mesh(16)))
-    state = es.init(jax.random.key(0), template, params)
+    sphere = Fitness(lambda key: {},
+                     lambda pop, center, levels, key: (-jnp.sum((pop["w"] - 1.0) ** 2, axis=1),
+                                                       -jnp.sum((center["w"] - 1.0) ** 2),
+                                                       levels, {}))
+    gen = jax.jit(make_generation(es, params, sphere, population_mesh(16)))
+    state = (es.init(jax.random.key(0), template, params), {})
     first = None
     for g in range(60):
         state, log = gen(state, jax.random.key(g))

@@ -83,8 +83,8 @@ def test_center_is_scored_in_the_populations_call_with_common_seeds(evaluate_wit
     evaluate, population, center = evaluate_with_center
     population = jax.tree.map(lambda p, c: p.at[0].set(c), population, center)
     key = jax.random.key(5)
-    fitness, center_fitness, info = jax.jit(evaluate)(population, center, key)
-    _, alone, alone_info = jax.jit(lambda c, k: evaluate(None, c, k))(center, key)
+    fitness, center_fitness, _, info = jax.jit(evaluate.eval)(population, center, {}, key)
+    _, alone, _, alone_info = jax.jit(lambda c, k: evaluate.eval(None, c, {}, k))(center, key)
     assert fitness.shape == (4,) and info["normalized"].shape == (4, 1)
     np.testing.assert_allclose(center_fitness, alone, rtol=1e-5)
     np.testing.assert_allclose(info["center_returns"], alone_info["center_returns"], rtol=1e-5)
@@ -92,7 +92,7 @@ def test_center_is_scored_in_the_populations_call_with_common_seeds(evaluate_wit
     single = make_evaluate(TALPO(), ("CartPole-v1",), TINY,
                            {"CartPole-v1": {"random": 20.0, "ppo": 60.0}}, center_seeds=2,
                            seeds_per_member=2)
-    _, two_seeds, _ = jax.jit(lambda c, k: single(None, c, k))(center, key)
+    _, two_seeds, _, _ = jax.jit(lambda c, k: single.eval(None, c, {}, k))(center, key)
     np.testing.assert_allclose(fitness[0], two_seeds, rtol=1e-5)
 
 

@@ -36,7 +36,8 @@ def test_ppo_trains_manipulation_tasks(task, steps, min_success):
     train = make_train(env, PPO(ent_coef=0.0), MANIPULATION.replace(total_timesteps=steps))
     result = jax.jit(train)({}, params, jax.random.key(0))
     curve = np.asarray(result.curve)
-    assert curve[-5:].mean() > 1.5 * curve[1:6].mean()
+    seen = curve[np.isfinite(curve)]  # NaN until the first 500-step episode ends
+    assert seen[-5:].mean() > 1.5 * seen[:5].mean(), seen
     evaluate = jax.jit(lambda r, k, det: rollout_policy(env, params, train, r, k, 50, 500, det),
                        static_argnums=2)
     trained = evaluate(result, jax.random.key(1), True)
@@ -56,7 +57,8 @@ def test_ppo_improves_on_brax_inverted_pendulum():
                       num_minibatches=4, lr=1e-3, hidden=(32, 32), normalize_obs=True)
     result = jax.jit(make_train(env, PPO(ent_coef=0.0), cfg))({}, params, jax.random.key(0))
     curve = np.asarray(result.curve)
-    assert float(result.final_return) > 4 * curve[1:4].mean() and result.final_return > 80, curve
+    early = np.nanmean(curve[1:4])
+    assert float(result.final_return) > 4 * early and result.final_return > 80, curve
 
 
 @pytest.mark.slow

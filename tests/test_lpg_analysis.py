@@ -37,7 +37,7 @@ K = 8
 @pytest.fixture(scope="module")
 def traced():
     env, params = make_gridworld("debug")  # grids 3-4, episodes of 5-10 steps
-    rule = TALPG(hidden=8)
+    rule = TALPG(hidden=8, net_init="random")  # a zero network would give flat targets
     meta = rule.init(jax.random.key(0))
     trace = trace_lifetime(rule, meta, env, params, CFG, jax.random.key(1), at=FRACTIONS,
                            num_steps=STEPS)
@@ -118,7 +118,7 @@ def test_fixed_trajectory_depends_on_n_over_N_only_for_ta_lpg(traced):
     np.testing.assert_allclose(fixed["y_hat"].sum(-1), 1.0, atol=1e-5)
     # Plain LPG (same input widths except n/N, log N) gives the same targets at every n/N, also
     # for a bare Rollout (whole trajectory as one window).
-    lpg = LPG(hidden=8)
+    lpg = LPG(hidden=8, net_init="random")
     lmeta = lpg.init(jax.random.key(2))
     same = targets_at_fractions(lpg, lmeta, tr, (0.0, 0.5, 1.0), point=0)
     np.testing.assert_array_equal(same["pi_hat"][0], same["pi_hat"][1])

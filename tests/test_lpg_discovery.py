@@ -80,9 +80,10 @@ def test_discovered_lpg_learns_held_out_named_level(lpg_run):
     (`small`: grids 4-6, episodes <= 100 steps). The agent gets the run's lifetime (40 updates)
     with 100-step rollouts, so 500-step episodes finish within the final window.
 
-    Observed (4 seeds): discovered rule mean return 5.7 (every seed > 1), gen-0 rule -1.2,
-    uniform-random policy -0.1; the optimum is 47.9 and A2C reaches 15.8 (this is a 1-minute
-    discovery). Asserted: 2 above random and above the gen-0 rule.
+    Observed (4 seeds, the zero-initialised ES mean of GROOVE): discovered rule mean return 2.0
+    (every seed >= 1.7), gen-0 rule 0.8 (a zero network gives
+    no policy-gradient signal), uniform-random policy below 0; the optimum is 47.9 and A2C
+    reaches 15.8 (this is a 1-minute discovery). Asserted: about half the observed margins.
     """
     cfg, rule = lpg_run["cfg"], lpg_run["rule"]
     tcfg = cfg.train.replace(num_steps=100,
@@ -92,8 +93,8 @@ def test_discovered_lpg_learns_held_out_named_level(lpg_run):
     before = evaluate_on_levels(rule, lpg_run["before"], ["dense"], tcfg, key, seeds=4)
     assert after["levels"] == ["dense"] and after["lifetime"][0] == cfg.train.num_updates
     ret, rand = after["return_mean"][0], after["random_return"][0]
-    assert ret > rand + 2.0, (after["final_return"], rand)
-    assert ret > before["return_mean"][0] + 2.0, (after["final_return"], before["final_return"])
+    assert ret > rand + 1.0, (after["final_return"], rand)
+    assert ret > before["return_mean"][0] + 0.6, (after["final_return"], before["final_return"])
     assert after["normalized_mean"][0] > after["random_normalized"][0]
     assert after["optimum"][0] == pytest.approx(47.86, abs=0.05)
 

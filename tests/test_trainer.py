@@ -41,7 +41,7 @@ def test_ppo_cartpole_purejaxrl_config_solves_four_seeds(cartpole):
     assert final.shape == (4,)
     assert np.all(final >= 475), final
     curve = np.asarray(result.curve)
-    assert np.all(curve[:, :10].mean(axis=1) < 100)  # it really learned
+    assert np.all(np.nanmean(curve[:, :10], axis=1) < 100)  # it really learned
 
 
 def test_same_seed_same_result(tiny_train, cartpole):
@@ -94,7 +94,7 @@ def test_a2c_learns_cartpole(cartpole):
                       num_minibatches=1, lr=2e-3)
     result = jax.jit(make_train(env, A2C(), cfg))({}, params, jax.random.key(0))
     curve = np.asarray(result.curve)
-    assert curve[-10:].mean() > 2 * curve[:10].mean() and curve[-10:].mean() > 60, curve
+    assert curve[-10:].mean() > 2 * np.nanmean(curve[:10]) and curve[-10:].mean() > 60, curve
 
 
 @pytest.mark.parametrize("optimizer,rule",
