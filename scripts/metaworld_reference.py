@@ -1,10 +1,9 @@
 """Record reference data from the REAL Meta-World for the differential tests of envs/manipulation.
 
 Meta-World is not a dependency of this project (it pins mujoco 3.3.0, which conflicts with
-mujoco-mjx): run this script with the python of a side virtualenv, which
-`scripts/metaworld_venv.sh` builds:
+mujoco-mjx): run this script with the python of a side virtualenv:
 
-    scripts/metaworld_venv.sh /tmp/mwvenv
+    python3 -m venv /tmp/mwvenv && /tmp/mwvenv/bin/pip install metaworld==3.1.1 packaging
     /tmp/mwvenv/bin/python scripts/metaworld_reference.py record      # tests/data/metaworld/
     /tmp/mwvenv/bin/python scripts/metaworld_reference.py variants    # seeded variant sets
     /tmp/mwvenv/bin/python scripts/metaworld_reference.py hand        # hand-model fit data
@@ -16,16 +15,17 @@ variant (`MT1(task, seed=0).train_tasks[0]`):
   - "expert": Meta-World's own scripted policy, closed loop in Meta-World, its actions quantised
     the same way before they are applied; recorded until 10 steps after its first success.
 Per step it stores the observation frame obs[0:18] (int16 multiples of 0.1 mm, delta-coded over
-time), the reward in float16 (both for trajectory comparisons) and the success flag; for `REWARD_SAMPLES` steps spread over the episode, the exact
-float32 inputs of the task's reward ("samples": clipped obs[0:18], tcp, pads, Meta-World's reward
-and info, the task's live extras; the action is the episode's int8 action / 127). Reset
-constants (variant, goal, initial positions the reward uses) are one float64 row per episode
-("consts").
+time), the reward in float16 (both for trajectory comparisons) and the success flag; for
+`REWARD_SAMPLES` steps spread over the episode, the exact float32 inputs of the task's reward
+("samples": clipped obs[0:18], tcp, pads, Meta-World's reward and info, the task's live extras;
+the action is the episode's int8 action / 127). Reset constants (variant, goal, initial
+positions the reward uses) are one float64 row per episode ("consts").
 
 `variants` writes the rand_vecs of Meta-World's benchmark constructors (MT1, MT10, MT50, ML1,
-ML10, ML45; seeds 0 and 1) so that the test can check our reproduction of them.
-`hand` writes free-space hand trajectories under random actions (reach-v3) from which
-`envs/manipulation/hand_model.py`'s coefficients were fitted (`--fit` prints the fit).
+ML10, ML45; seeds 0 and 1) so that the test can check our reproduction of them (the committed
+tests/data/metaworld/variants.npz keeps the MT1, MT10, ML1 and ML10 sets).
+`hand` writes free-space hand trajectories under random actions (reach-v3), the data the lag
+model in `envs/manipulation/hand.py` was fitted on.
 """
 
 from __future__ import annotations
@@ -182,10 +182,12 @@ def record(tasks: list[str], out_dir: pathlib.Path) -> None:
         rng = np.random.default_rng(0)
         random_actions = rng.uniform(-1, 1, (RANDOM_STEPS, 4))
         step = iter(random_actions)
-        episodes = {"random": _episode(env, task, lambda _o: next(step), RANDOM_STEPS, None)}
+        episodes = {"random": _episode(env, task, lambda _o, it=step: next(it), RANDOM_STEPS,
+                                       None)}
         expert = ENV_POLICY_MAP[f"{task}-v3"]()
-        episodes["expert"] = _episode(env, task, lambda o: np.clip(expert.get_action(o), -1, 1),
-                                      EXPERT_MAX_STEPS, EXPERT_AFTER_SUCCESS)
+        episodes["expert"] = _episode(
+            env, task, lambda o, pol=expert: np.clip(pol.get_action(o), -1, 1),
+            EXPERT_MAX_STEPS, EXPERT_AFTER_SUCCESS)
         layout = episodes["random"].pop("_const_layout")
         assert layout == episodes["expert"].pop("_const_layout")
         order = ("random", "expert")
