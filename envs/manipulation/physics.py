@@ -13,7 +13,8 @@ Per step (Meta-World's 5 MuJoCo substeps of 2.5 ms are one step here):
 5. the free object: pushed by the fingers and the palm, then out of the static boxes, the
    fixture and the table (what a support refuses pushes the hand back);
 6. the object between the pads is a soft stop for the finger joints (stage 1); squeezed by both
-   pads it is held and moves with the hand, pressed by one it is pushed across.
+   pads it is held and moves with the hand (sliding up between the pads when the hand presses
+   it into the table, stage 3), pressed by one it is pushed across.
 Objects do not rotate. No Python control flow depends on traced values: every task runs the same
 arithmetic with its own row of constants.
 """
@@ -38,6 +39,7 @@ LIMIT_RELAX = 0.3  # fraction of a limit violation left after one step without a
 PEN_CAP = 0.01  # overlap a hand may keep with a fixture pushed past its limit
 SIDE_LOOKBACK = 4.0  # steps back along a probe's motion that decide its side of a fixture box
 FRAME_SIZE = 18
+SLIP_TOP = float(H.PALM_OFFSET[2] - H.PALM_HALF[2])  # palm's underside above the hand body
 INIT_SIZE = 16
 
 
@@ -210,9 +212,17 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
         if f.objects:
             shift = shift + jnp.where(s.held, push_simple(obj + shift, c["obj_half"],
                                                           static_c[b], c["static_half"][b]), 0.0)
-    # the fingertips and a held object stay above the table
+    # the fingertips and a held object stay above the table; a held object pressed into it
+    # slides up between the pads (the arm's weld is far stronger than the pads' friction)
+    # until it meets the palm, and only then does the table hold the hand up
     lowest = hand[2] + shift[2] - H.FINGER_HALF[2]
+    held_offset = s.held_offset
     if f.objects:
+        sink = jnp.maximum(0.0, c["table_z"] - (obj[2] + shift[2] - c["obj_half"][2]))
+        room = jnp.maximum(0.0, SLIP_TOP - c["obj_half"][2] - s.held_offset[2])
+        slip = jnp.where(s.held, jnp.minimum(sink, room), 0.0)
+        held_offset = held_offset.at[2].add(slip)
+        obj = obj.at[2].add(slip)
         lowest = jnp.minimum(lowest, jnp.where(s.held, obj[2] + shift[2] - c["obj_half"][2],
                                                1.0))
     shift = shift.at[2].add(jnp.maximum(0.0, c["table_z"] - lowest))
@@ -322,7 +332,7 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
     left_c, right_c = H.finger_centres(hand, fingers)
     mid = 0.5 * (left_c[1] + right_c[1])
     obj = jnp.where(between & ~holds & ~s.held, obj.at[1].add(pen_right - pen_left), obj)
-    held_offset = jnp.where(holds & ~s.held, obj - hand, s.held_offset)
+    held_offset = jnp.where(holds & ~s.held, obj - hand, held_offset)
     held_offset = held_offset.at[1].set(jnp.where(holds, mid - hand[1], held_offset[1]))
     obj = jnp.where(holds, hand + held_offset, obj)
     # held or just let go: the object moves with the hand

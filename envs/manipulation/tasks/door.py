@@ -87,10 +87,15 @@ def door_close_reward(ri: RewardInputs) -> Outcome:
 
 
 def door_open_expert(obs: jax.Array) -> jax.Array:
-    """Meta-World's strategy: come down beside the handle, then pull it towards its centre."""
+    """Meta-World's strategy (come down beside the handle, then pull it towards its centre),
+    with the hand lowered straight down 3 cm behind the handle bar, clear of its top."""
     hand, door = obs[0:3], obs[4:7] - jnp.array([0.05, 0.0, 0.0])
-    target = first((xy_dist(hand, door) > 0.12, door + jnp.array([0.06, 0.02, 0.2])),
-                   (jnp.abs(hand[2] - door[2]) > 0.04, door + jnp.array([0.06, 0.02, 0.0])),
+    low = door + jnp.array([0.06, 0.03, 0.0])
+    aside = jnp.array([low[0], low[1], jnp.maximum(hand[2], door[2] + 0.1)])
+    above = jnp.abs(hand[2] - door[2]) > 0.04
+    target = first((xy_dist(hand, door) > 0.12, door + jnp.array([0.06, 0.03, 0.2])),
+                   (above & (xy_dist(hand, low) > 0.015), aside),
+                   (above, low),
                    default=door)
     return act(move(hand, target, 25.0), 1.0)
 
