@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
+from jax.flatten_util import ravel_pytree
 
 from envs.manipulation import hand as H
 from envs.manipulation.physics import (
@@ -225,6 +226,29 @@ class ManipulationEnv(environment.Environment[EnvState, EnvParams]):
                                               state.joint))
         first = observation_frame(shown, c)
         return state.replace(frame=first, prev_frame=first)
+
+    @partial(jax.jit, static_argnames=("self",))
+    def step(self, key: jax.Array, state: EnvState, action: jax.Array,
+             params: EnvParams | None = None
+             ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
+        """gymnax's `step` (auto-reset on done, same outputs), with the reset selected over the
+        state flattened to one array: XLA on CPU runs one select per leaf of this state about
+        3x slower than the whole step."""
+        if params is None:
+            params = self.default_params
+        key_step, key_reset = jax.random.split(key)
+        obs_st, state_st, reward, terminated, info = self.step_env(key_step, state, action,
+                                                                   params)
+        truncated = self.is_truncated(state_st, params)
+        done = jnp.logical_or(terminated, truncated)
+        obs_re, state_re = self.reset_env(key_reset, params)
+        flat_st, unravel = ravel_pytree(state_st)
+        flat_re, _ = ravel_pytree(state_re)
+        state = unravel(jnp.where(done, flat_re, flat_st))
+        obs = jnp.where(done, obs_re, obs_st)
+        info = {**info, "terminated": terminated, "truncated": truncated,
+                "final_observation": obs_st}
+        return obs, state, reward, terminated, truncated, info
 
     def step_env(self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
                  ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict[str, Any]]:
