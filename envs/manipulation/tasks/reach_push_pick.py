@@ -82,14 +82,15 @@ def reach_expert(obs: jax.Array) -> jax.Array:
 
 
 def push_expert(obs: jax.Array) -> jax.Array:
-    """Meta-World's strategy: drop onto the puck, close half way, drag it to the goal."""
+    """Meta-World's strategy (drop onto the puck, close, drag it to the goal) with full grip
+    effort (at Meta-World's 0.6 our pads lose the puck on 4 variants in 50)."""
     hand, puck, goal = obs[0:3], obs[4:7] + jnp.array([-0.005, 0.0, 0.0]), obs[36:39]
     far_xy = xy_dist(hand, puck) > 0.02
     target = first((far_xy, puck + jnp.array([0.0, 0.0, 0.2])),
                    (jnp.abs(hand[2] - puck[2]) > 0.04, puck + jnp.array([0.0, 0.0, 0.03])),
                    default=goal)
     grab = ~((xy_dist(hand, obs[4:7]) > 0.02) | (jnp.abs(hand[2] - obs[6]) > 0.1))
-    return act(move(hand, target, 10.0), jnp.where(grab, 0.6, 0.0))
+    return act(move(hand, target, 10.0), jnp.where(grab, 1.0, 0.0))
 
 
 def pick_place_expert(obs: jax.Array) -> jax.Array:
