@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.manipulation.benchmarks import (
-    BENCHMARKS,
-    NUM_VARIANTS,
-    Benchmark,
-    benchmark,
-    sample_variants,
-)
+from envs.manipulation.benchmarks import BENCHMARKS, Benchmark, benchmark, sample_variants
 from envs.manipulation.env import EnvParams, ManipulationEnv, make_params
-from envs.manipulation.experts import EXPERTS, expert_action, expert_policy, expert_rollout
 from envs.manipulation.physics import EnvState
+from envs.manipulation.policies import EXPERTS, expert_action, expert_policy, expert_rollout
 from envs.manipulation.tasks import (
     ML10_TEST,
     ML10_TRAIN,
@@ -33,22 +27,23 @@ from envs.manipulation.tasks import (
     default_rand_vec,
     task_spec,
 )
+from envs.manipulation.variants import NUM_VARIANTS, metaworld_variants
 from envs.params import Box, ParamSpace
 
 __all__ = [
     "BENCHMARKS", "EXPERTS", "ML10_TEST", "ML10_TRAIN", "MT10", "NUM_VARIANTS", "TASKS",
     "TASK_INDEX", "Benchmark", "EnvParams", "EnvState", "ManipulationEnv", "benchmark",
     "default_param_space", "expert_action", "expert_policy", "expert_rollout", "make_params",
-    "make_task", "sample_variants",
+    "make_task", "metaworld_variants", "sample_variants",
 ]
 
 
-def make_task(task_name: str, *, goal_observable: bool = True, substeps: int = 5
+def make_task(task_name: str, *, goal_observable: bool = True
               ) -> tuple[ManipulationEnv, EnvParams]:
     """One task as `(env, default_params)`; the default variant is the centre of its ranges."""
     spec = task_spec(task_name)
     vec = default_rand_vec(spec)
-    env = ManipulationEnv(goal_observable=goal_observable, substeps=substeps,
+    env = ManipulationEnv(tasks=(spec.name,), goal_observable=goal_observable,
                           default_task_id=TASK_INDEX[spec.name], default_rand_vec=vec,
                           label=f"metaworld/{spec.name}")
     return env, env.default_params

@@ -1,4 +1,13 @@
-"""MT1 / MT10 / ML1 / ML10 benchmarks: 50 variants per task as one batched EnvParams."""
+"""MT1 / MT10 / ML1 / ML10 benchmarks as Meta-World v3 builds them, one batched EnvParams each.
+
+Variants are Meta-World's own seeded sets (`variants.metaworld_variants`): `seed` here is the
+`seed` of `metaworld.MT10(seed=...)` and the others. The protocol defaults are Meta-World's:
+  MT: goal observable, a variant drawn from the task's 50 at every reset, no one-hot;
+  ML: goal hidden, one variant per env slot (Meta-World changes it only when the algorithm asks),
+      train episodes only truncate, test episodes end at success.
+`onehot=True` appends the task one-hot (Meta-World's `use_one_hot`); `resample=False` keeps one
+fixed variant per slot, `terminate_on_success` overrides the split's default.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +21,13 @@ from envs.manipulation.tasks import (
     ML10_TEST,
     ML10_TRAIN,
     MT10,
+    RAND_DIM,
     TASK_INDEX,
     TASKS,
     task_spec,
 )
+from envs.manipulation.variants import NUM_VARIANTS, metaworld_variants
 
-NUM_VARIANTS = 50
 BENCHMARKS = ("MT1", "MT10", "ML1", "ML10")
 _SPLITS = ("train", "test")
 
@@ -26,8 +36,7 @@ _SPLITS = ("train", "test")
 class Benchmark:
     """A benchmark split: one env and its variants as a batched EnvParams (leading axis).
 
-    `task_names[i]` is the task of variant `i`; `env.step` vmaps over `params`.
-    """
+    `task_names[i]` is the task of slot `i`; `env.step` vmaps over `params`."""
 
     name: str
     split: str
@@ -47,25 +56,12 @@ class Benchmark:
 
 
 def sample_variants(task: str, n: int = NUM_VARIANTS, seed: int = 0) -> np.ndarray:
-    """`n` distinct rand_vecs of a task, deterministic in (task, seed).
-
-    Uniform in the task's reset ranges with Meta-World's rejection rule (object and goal at least
-    `min_xy_dist` apart in xy).
-    """
-    spec = task_spec(task)
-    low, high = np.asarray(spec.rand_low, np.float64), np.asarray(spec.rand_high, np.float64)
-    rng = np.random.default_rng([int(seed), TASK_INDEX[spec.name]])
-    out: list[np.ndarray] = []
-    seen: set[bytes] = set()
-    while len(out) < n:
-        vec = rng.uniform(low, high).astype(np.float32)
-        if spec.min_xy_dist and np.linalg.norm(vec[0:2] - vec[3:5]) < spec.min_xy_dist:
-            continue
-        if vec.tobytes() in seen:
-            continue
-        seen.add(vec.tobytes())
-        out.append(vec)
-    return np.stack(out)
+    """`n` rand_vecs of a task as Meta-World's MT1 / ML1 (train) builds them with `seed`,
+    padded to (n, RAND_DIM) float32 (what `make_params` takes)."""
+    vecs = metaworld_variants([task], seed, n)[task_spec(task).name]
+    out = np.zeros((n, RAND_DIM), np.float32)
+    out[:, :vecs.shape[1]] = vecs
+    return out
 
 
 def _split_tasks(name: str, split: str, task: str | None) -> tuple[str, ...]:
@@ -82,13 +78,13 @@ def _split_tasks(name: str, split: str, task: str | None) -> tuple[str, ...]:
 
 
 def benchmark(name: str, split: str = "train", seed: int = 0, task: str | None = None,
-              num_variants: int = NUM_VARIANTS, substeps: int = 5) -> Benchmark:
-    """Build a benchmark split as one env + one batched EnvParams.
+              num_variants: int = NUM_VARIANTS, onehot: bool = False,
+              resample: bool | None = None, terminate_on_success: bool | None = None
+              ) -> Benchmark:
+    """Build a benchmark split as one env + one batched EnvParams (50 slots per task).
 
-    MT1 / MT10: goal observable, MT10 appends a 10-way task one-hot; `split` must be "train".
-    ML1 / ML10: goal hidden (obs[36:39] = 0). ML10 train/test are disjoint task sets;
-    ML1 train/test are the same task with disjoint variants (test variants use seed + 1).
-    """
+    See the module docstring for the protocol defaults. ML1 test variants come from
+    `seed + 1` as in Meta-World."""
     if name not in BENCHMARKS:
         raise ValueError(f"Unknown benchmark '{name}'; known: {', '.join(BENCHMARKS)}")
     if split not in _SPLITS:
@@ -96,18 +92,26 @@ def benchmark(name: str, split: str = "train", seed: int = 0, task: str | None =
     if name.startswith("MT") and split != "train":
         raise ValueError(f"{name} has only a train split (its tasks are evaluated as trained)")
     tasks = _split_tasks(name, split, task)
+    is_mt = name.startswith("MT")
     variant_seed = seed + 1 if (name == "ML1" and split == "test") else seed
-    vecs, ids, onehot, names = [], [], [], []
+    sets = metaworld_variants(tasks, variant_seed, num_variants)
+    vecs, ids, onehots, names, tables = [], [], [], [], []
     for i, t in enumerate(tasks):
-        vecs.append(sample_variants(t, num_variants, variant_seed))
+        vecs.append(sets[t])
         ids += [TASK_INDEX[t]] * num_variants
-        onehot += [i] * num_variants
+        onehots += [i] * num_variants
         names += [t] * num_variants
-    params = jax.vmap(make_params)(np.asarray(ids, np.int32), np.concatenate(vecs),
-                                   np.asarray(onehot, np.int32))
-    env = ManipulationEnv(num_onehot=len(tasks) if name == "MT10" else 0,
-                          goal_observable=name.startswith("MT"), substeps=substeps,
-                          default_task_id=ids[0], default_rand_vec=vecs[0][0],
-                          label=f"metaworld-{name}-{split}")
+        padded = np.zeros((num_variants, 6), np.float32)
+        padded[:, :sets[t].shape[1]] = sets[t]
+        tables.append(np.broadcast_to(padded, (num_variants, num_variants, 6)))
+    rand = np.concatenate([np.pad(v, ((0, 0), (0, 6 - v.shape[1]))) for v in vecs])
+    params = jax.vmap(make_params)(np.asarray(ids, np.int32), rand.astype(np.float32),
+                                   np.asarray(onehots, np.int32), np.concatenate(tables))
+    env = ManipulationEnv(
+        tasks=tasks, num_onehot=len(tasks) if onehot else 0, goal_observable=is_mt,
+        resample_variants=is_mt if resample is None else resample,
+        terminate_on_success=(split == "test" and not is_mt) if terminate_on_success is None
+        else terminate_on_success,
+        default_task_id=ids[0], default_rand_vec=rand[0], label=f"metaworld-{name}-{split}")
     return Benchmark(name=name, split=split, seed=seed, env=env, params=params,
                      task_names=tuple(names))

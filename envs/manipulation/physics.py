@@ -1,215 +1,343 @@
-"""The shared physical core: a position-controlled hand, a two-finger gripper, one free rigid
-object and one 1-DoF fixture, stepped quasi-statically with a fixed number of substeps.
+"""One env step of the reduced Meta-World physics: mocap-driven hand, fingers, one articulated
+fixture, one free object and static obstacles, all contacts between boxes.
 
-Model (all positions in metres, world frame of Meta-World: x right, y away from the robot, z up):
-- hand: the mocap target; each substep adds `action[:3] * 0.01 / substeps` and clips to the
-  workspace. The tool centre point (tcp) is the hand position; the fingers reach 5 cm below it.
-- gripper: opening g in [0, 1] (1 open) moves towards (1 - action[3]) / 2 at a fixed rate; it
-  cannot close past an object or handle that sits between the fingers.
-- object: rests on the table (or the shelf board); falls under gravity when unsupported; the hand
-  pushes it in the xy plane by resolving penetration between two vertical cylinders; it is grasped
-  when it sits between the fingers and the fingers close on it, and then moves rigidly with the
-  hand until the gripper opens.
-- fixture: a slider or hinge with joint limits. Contact with the hand pushes the joint so that the
-  hand stays on the side it came from; a gripper closed on the handle drags it along the joint
-  (the hand is then constrained to the joint's path).
-No Python control flow depends on traced values; every task runs the same arithmetic with its own
-row of constants (`tasks.TASK_TABLE`), absent parts masked out.
+Per step (Meta-World's 5 MuJoCo substeps of 2.5 ms are one step here):
+1. mocap and hand lag (`hand.py`), finger joints (exact linear map);
+2. fixture joints coast (damping, spring) and soft limits relax; the free object coasts
+   (gravity, friction on its support) unless held;
+3. the hand (one box around fingers and wrist) and a held object against the static boxes:
+   hard, the hand is pushed out (MuJoCo's weld is much softer than a contact with the world);
+4. the hand's boxes against the fixture's boxes: the joint moves to remove the overlap along its
+   direction, the rest of the overlap pushes the hand; past a limit the joint gives only `give`
+   of the way (Meta-World's limits are soft against a light fixture pushed by the arm);
+5. the free object: pushed by the fingers and the palm, then out of the static boxes, the
+   fixture and the table (what a support refuses pushes the hand back);
+6. the object between the pads is a soft stop for the finger joints (stage 1); squeezed by both
+   pads it is held and moves with the hand (sliding up between the pads when the hand presses
+   it into the table, stage 3), pressed by one it is pushed across.
+Objects do not rotate. No Python control flow depends on traced values: every task runs the same
+arithmetic with its own row of constants.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from envs.manipulation.tasks import (
-    HAND_HIGH,
-    HAND_LOW,
-    HINGE,
-    NO_FIXTURE,
-    SHELF_HALF,
-    SHELF_HEIGHT,
-)
+from envs.manipulation import hand as H
+from envs.manipulation.geometry import push_lookback, push_out_sphere, push_simple
+from envs.manipulation.scene import JOINT_HINGE, JOINT_SLIDE, MAX_MOVING, MAX_STATIC
 
-ACTION_SCALE = 0.01  # metres per unit action per env step
-STEP_SECONDS = 0.0125  # Meta-World: 0.0025 s timestep x frame_skip 5
+DT = H.TIMESTEP * H.FRAME_SKIP
 GRAVITY = 9.81
-GRIPPER_RATE = 0.2  # opening change per env step
-FINGER_DEPTH = 0.05  # fingers reach this far below the tcp
-HAND_TOP = 0.1  # the hand body extends this far above the tcp
-HAND_RADIUS = 0.02  # xy radius of the closed fingers / hand
-GRASP_RADIUS = 0.02  # xy distance within which an object sits between the fingers
-MIN_HINGE_RADIUS = 0.03
+TABLE_FRICTION = 1.0  # Meta-World's default geom friction (max over the pair)
+SQUEEZE = 5e-4  # free space between the pads and the object that still counts as a grip
+LIMIT_RELAX = 0.3  # fraction of a limit violation left after one step without a push
+PEN_CAP = 0.01  # overlap a hand may keep with a fixture pushed past its limit
+SIDE_LOOKBACK = 4.0  # steps back along a probe's motion that decide its side of a fixture box
+FRAME_SIZE = 18
+SLIP_TOP = float(H.PALM_OFFSET[2] - H.PALM_HALF[2])  # palm's underside above the hand body
+INIT_SIZE = 16
 
 
 @struct.dataclass
 class EnvState:
-    """Full simulator state (gymnax EnvState)."""
+    """Full simulator state (gymnax EnvState). Vectors are world frame, metres."""
 
     time: jax.Array
-    hand: jax.Array  # (3,)
-    grip: jax.Array  # () opening in [0, 1]
-    obj_pos: jax.Array  # (3,)
-    obj_vel_z: jax.Array  # ()
-    obj_grasped: jax.Array  # () bool
-    grasp_offset: jax.Array  # (3,) object - hand, frozen while grasped
-    joint: jax.Array  # () fixture joint coordinate
-    fixture_grasped: jax.Array  # () bool
-    fixture_offset: jax.Array  # (3,) hand - handle, frozen while grasped
-    prev_frame: jax.Array  # (18,) previous obs[0:18]
+    mocap: jax.Array  # (3,)
+    hand: jax.Array  # (3,) body("hand").xpos
+    hand_vel: jax.Array  # (3,) per step
+    hand_vel_prev: jax.Array  # (3,)
+    fingers: jax.Array  # (2,) joint positions (right, left)
+    fingers_vel: jax.Array  # (2,)
+    obj: jax.Array  # (3,) free object centre
+    obj_vel: jax.Array  # (3,) m/s
+    held: jax.Array  # () bool
+    held_offset: jax.Array  # (3,) object - hand while held
+    joint: jax.Array  # (2,) fixture joints
+    joint_vel: jax.Array  # (2,)
+    anchors: jax.Array  # (3, 3): world origin, variant anchors A and B
     goal: jax.Array  # (3,)
-    obj_init: jax.Array  # (3,)
-    fixture_base: jax.Array  # (3,)
-    aux: jax.Array  # (3,) peg box / basket / shelf base
-    hand_init: jax.Array  # (3,)
-    reach_margin: jax.Array  # () initial tcp-to-object distance (reward margin)
-    err_margin: jax.Array  # () initial success error (reward margin)
+    init: jax.Array  # (INIT_SIZE,) constants the task's reward reads (see tasks)
+    frame: jax.Array  # (18,) obs[0:18] of this state
+    prev_frame: jax.Array  # (18,) the previous step's obs[0:18]
     task_id: jax.Array  # () int32
 
 
-def _safe_norm(x: jax.Array, axis: int = -1) -> jax.Array:
-    return jnp.sqrt(jnp.sum(x * x, axis=axis) + 1e-12)
+# ------------------------------------------------------------------------------ fixture kinematics
+def _rotation(axis: jax.Array, angle: jax.Array) -> jax.Array:
+    k = jnp.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]],
+                   [-axis[1], axis[0], 0.0]])
+    return jnp.eye(3) + jnp.sin(angle) * k + (1.0 - jnp.cos(angle)) * (k @ k)
 
 
-def hinge_normal(c: dict[str, jax.Array]) -> jax.Array:
-    return jnp.cross(c["fix_axis"], c["fix_axis2"])
+def fixture_pose(joint: jax.Array, anchors: jax.Array, c: dict) -> tuple[jax.Array, jax.Array,
+                                                                          jax.Array]:
+    """(origin in the world, rotation, translation) of the fixture body at joint values `joint`:
+    a local point p (relative to the origin at q = 0) is at origin + R p + t."""
+    origin = anchors[c["fix_anchor"]] + c["fix_origin"]
+    is_hinge = c["joint_kind"][0] == JOINT_HINGE
+    rot = _rotation(c["joint_axis"][0], jnp.where(is_hinge, joint[0], 0.0))
+    slides = (c["joint_kind"] == JOINT_SLIDE)[:, None] * c["joint_axis"] * joint[:, None]
+    return origin, rot, jnp.sum(slides, axis=0)
 
 
-def handle_position(joint: jax.Array, base: jax.Array, c: dict[str, jax.Array]) -> jax.Array:
-    """Position of the fixture's handle (button top, lever tip ...) at joint value `joint`."""
-    pivot = base + c["fix_origin"]
-    slider = pivot + c["fix_axis"] * joint
-    hinge = pivot + c["fix_radius"] * (jnp.cos(joint) * c["fix_axis"]
-                                       + jnp.sin(joint) * c["fix_axis2"])
-    return jnp.where(c["fix_kind"] == HINGE, hinge, slider)
+def fixture_point(local: jax.Array, joint: jax.Array, anchors: jax.Array, c: dict) -> jax.Array:
+    origin, rot, trans = fixture_pose(joint, anchors, c)
+    return origin + rot @ local + trans
 
 
-def fixture_quaternion(joint: jax.Array, c: dict[str, jax.Array]) -> jax.Array:
-    """(w, x, y, z) rotation of a hinge by `joint` about its axis; identity otherwise."""
-    n = hinge_normal(c)
-    rot = jnp.concatenate([jnp.cos(joint / 2)[None], jnp.sin(joint / 2) * n])
-    return jnp.where(c["fix_kind"] == HINGE, rot, jnp.array([1.0, 0.0, 0.0, 0.0]))
+def _joint_directions(point: jax.Array, origin: jax.Array, c: dict) -> jax.Array:
+    """(2, 3): motion of `point` per unit of each joint."""
+    hinge = jnp.cross(c["joint_axis"][0], point - origin)
+    first = jnp.where(c["joint_kind"][0] == JOINT_HINGE, hinge, c["joint_axis"][0])
+    dirs = jnp.stack([first, c["joint_axis"][1]])
+    return dirs * (c["joint_kind"] > 0)[:, None]
 
 
-def joint_coordinate(point: jax.Array, base: jax.Array, c: dict[str, jax.Array]
-                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Project a point on the fixture's joint: (coordinate, metres per unit, inside contact region).
-
-    Slider: coordinate = distance along the axis, region = a box across it.
-    Hinge: coordinate = angle about the hinge, region = within the door/lever's radius and height.
-    """
-    rel = point - base - c["fix_origin"]
-    along = rel @ c["fix_axis"]
-    across = rel - c["fix_axis"] * along
-    in_slider = jnp.all(jnp.abs(across) <= c["fix_extent"])
-    x2 = rel @ c["fix_axis2"]
-    axial = rel @ hinge_normal(c)
-    rho = jnp.sqrt(along ** 2 + x2 ** 2 + 1e-12)
-    angle = jnp.arctan2(x2, along)
-    in_hinge = ((rho >= MIN_HINGE_RADIUS) & (rho <= c["fix_radius"] + 0.02)
-                & (jnp.abs(axial) <= c["fix_extent"][0]))
-    is_hinge = c["fix_kind"] == HINGE
-    coord = jnp.where(is_hinge, angle, along)
-    scale = jnp.where(is_hinge, jnp.maximum(rho, MIN_HINGE_RADIUS), 1.0)
-    inside = jnp.where(is_hinge, in_hinge, in_slider) & (c["fix_kind"] != NO_FIXTURE)
-    return coord, scale, inside
+# ------------------------------------------------------------------------------ the hand's boxes
+def hand_probes(hand: jax.Array, fingers: jax.Array, obj: jax.Array, held: jax.Array, c: dict,
+                with_object: bool = True) -> tuple[jax.Array, jax.Array]:
+    """(centres (n, 3), half extents (n, 3)) of the left finger, right finger, palm and, with
+    `with_object`, the held object (zero-size far away when nothing is held)."""
+    left, right = H.finger_centres(hand, fingers)
+    centres = [left, right, hand + H.PALM_OFFSET]
+    halves = [H.FINGER_HALF, H.FINGER_HALF, H.PALM_HALF]
+    if with_object:
+        centres.append(jnp.where(held, obj, hand + 1e3))
+        halves.append(jnp.where(held, c["obj_half"], 0.0))
+    return jnp.stack(centres), jnp.stack(halves)
 
 
-def support_height(obj: jax.Array, state: EnvState, c: dict[str, jax.Array]) -> jax.Array:
-    """Resting height of the object's centre below its current position (table or shelf)."""
-    half_h = c["obj_half_height"]
-    top = state.aux[2] + SHELF_HEIGHT
-    over_shelf = ((jnp.abs(obj[0] - state.aux[0]) <= SHELF_HALF[0])
-                  & (jnp.abs(obj[1] - state.aux[1]) <= SHELF_HALF[1])
-                  & (obj[2] - half_h >= top - 0.02) & (c["has_shelf"] > 0))
-    return jnp.where(over_shelf, top + half_h, half_h)
+def _stop_velocity(vel: jax.Array, push: jax.Array) -> jax.Array:
+    """Remove the velocity component into a surface whose outward push is `push`."""
+    n2 = jnp.sum(push * push)
+    into = jnp.minimum(jnp.dot(vel, push), 0.0)
+    return vel - jnp.where(n2 > 0, into / jnp.maximum(n2, 1e-12), 0.0) * push
 
 
-def substep(state: EnvState, action: jax.Array, c: dict[str, jax.Array], n_sub: int
-            ) -> EnvState:
-    """Advance the physics by 1/n_sub of an env step under a (clipped) action."""
-    dt = STEP_SECONDS / n_sub
-    has_obj = c["has_obj"] > 0
-    has_fix = c["fix_kind"] != NO_FIXTURE
-    base = state.fixture_base
-
-    # gripper effort
-    grip_target = 0.5 * (1.0 - action[3])
-    rate = GRIPPER_RATE / n_sub
-    grip = state.grip + jnp.clip(grip_target - state.grip, -rate, rate)
-
-    # hand (mocap) motion, constrained to the handle's path while the fixture is grasped
-    hand_cmd = jnp.clip(state.hand + action[:3] * (ACTION_SCALE / n_sub), HAND_LOW, HAND_HIGH)
-    coord_cmd, _, _ = joint_coordinate(hand_cmd - state.fixture_offset, base, c)
-    joint_dragged = jnp.clip(coord_cmd, c["fix_lo"], c["fix_hi"])
-    hand_dragged = jnp.clip(handle_position(joint_dragged, base, c) + state.fixture_offset,
-                            HAND_LOW, HAND_HIGH)
-    hand = jnp.where(state.fixture_grasped, hand_dragged, hand_cmd)
-
-    # fixture contact: push the joint so the hand stays on the side it came from
-    coord_prev, _, _ = joint_coordinate(state.hand, base, c)
-    coord, scale, inside = joint_coordinate(hand, base, c)
-    face = state.joint + c["fix_face"]
-    side = jnp.where(coord_prev >= face, 1.0, -1.0)
-    contact = inside & (jnp.abs(coord - face) * scale < c["fix_depth"])
-    pushed = coord - c["fix_face"] - side * c["fix_depth"] / scale
-    joint = jnp.where(state.fixture_grasped, joint_dragged,
-                      jnp.where(contact, pushed, state.joint))
-    joint = jnp.where(has_fix, jnp.clip(joint, c["fix_lo"], c["fix_hi"]), state.joint)
-
-    # gripper closing on the handle
-    handle = handle_position(joint, base, c)
-    at_handle = has_fix & jnp.all(jnp.abs(hand - handle) <= c["fix_capture"])
-    grip = jnp.where(at_handle, jnp.maximum(grip, c["handle_width"]), grip)
-    closing_on_handle = grip_target < c["handle_width"]
-    fixture_grasped = has_fix & closing_on_handle & (
-        state.fixture_grasped | (at_handle & (grip <= c["handle_width"] + 0.02)))
-    fixture_offset = jnp.where(state.fixture_grasped, state.fixture_offset, hand - handle)
-    fixture_offset = jnp.where(fixture_grasped, fixture_offset, 0.0)
-
-    # free object: between the fingers?
-    obj = state.obj_pos
+def _pad_stops(hand: jax.Array, fingers: jax.Array, obj: jax.Array, c: dict,
+               centred: bool = False) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(object between the pads, right finger's upper stop, left finger's lower stop): the joint
+    values at which each pad's inner face meets the object's faces across y. `centred` takes
+    the object where closing pads end up holding it, midway between them."""
     rel = obj - hand
-    dist_xy = _safe_norm(rel[:2])
-    between = has_obj & (dist_xy < GRASP_RADIUS) & (rel[2] > -FINGER_DEPTH) & (rel[2] < 0.02)
-    grip = jnp.where(between, jnp.maximum(grip, c["obj_width"]), grip)
-    closing_on_obj = grip_target < c["obj_width"]
-    obj_grasped = has_obj & closing_on_obj & (
-        state.obj_grasped | (between & (grip <= c["obj_width"] + 0.02)))
-    grasp_offset = jnp.where(state.obj_grasped, state.grasp_offset, rel)
-
-    # pushing in the xy plane (open fingers straddling the object do not push it)
-    overlap_z = ((obj[2] + c["obj_half_height"] > hand[2] - FINGER_DEPTH)
-                 & (obj[2] - c["obj_half_height"] < hand[2] + HAND_TOP))
-    straddled = (dist_xy < 0.015) & (grip > c["obj_width"])
-    min_dist = HAND_RADIUS + c["obj_radius"]
-    push = has_obj & ~obj_grasped & overlap_z & (dist_xy < min_dist) & ~straddled
-    direction = jnp.where(dist_xy > 1e-6, rel[:2] / dist_xy, jnp.array([0.0, 1.0]))
-    obj_xy = jnp.where(push, hand[:2] + direction * min_dist, obj[:2])
-
-    # gravity onto the table / shelf
-    free = jnp.concatenate([obj_xy, obj[2:]])
-    support = support_height(free, state, c)
-    vel_z = state.obj_vel_z - GRAVITY * dt
-    z = obj[2] + vel_z * dt
-    landed = z <= support
-    free = free.at[2].set(jnp.where(landed, support, z))
-    vel_z = jnp.where(landed, 0.0, vel_z)
-
-    carried = hand + grasp_offset
-    carried = carried.at[2].set(jnp.maximum(carried[2], support_height(carried, state, c)))
-    obj = jnp.where(obj_grasped, carried, free)
-    obj = jnp.where(has_obj, obj, state.obj_pos)
-    vel_z = jnp.where(obj_grasped | ~has_obj, 0.0, vel_z)
-
-    return state.replace(hand=hand, grip=grip, obj_pos=obj, obj_vel_z=vel_z,
-                         obj_grasped=obj_grasped, grasp_offset=grasp_offset, joint=joint,
-                         fixture_grasped=fixture_grasped, fixture_offset=fixture_offset)
+    overlap_xz = ((jnp.abs(rel[0]) < H.FINGER_HALF[0] + c["obj_half"][0])
+                  & (jnp.abs(rel[2]) < H.FINGER_HALF[2] + c["obj_half"][2]))
+    left_c, right_c = H.finger_centres(hand, fingers)
+    between = (c["has_obj"] > 0) & overlap_xz & (obj[1] < left_c[1]) & (obj[1] > right_c[1])
+    inner = H.FINGER_Y - H.FINGER_HALF[1]  # pad face from the hand at q = 0
+    y = 0.5 * (fingers[0] + fingers[1]) if centred else rel[1]
+    stop_right = y - 0.5 * c["obj_grip"] + inner
+    stop_left = y + 0.5 * c["obj_grip"] - inner
+    return between, stop_right, stop_left
 
 
-def physics_step(state: EnvState, action: jax.Array, c: dict[str, jax.Array], n_sub: int
+def _limits(q: jax.Array, c: dict) -> tuple[jax.Array, jax.Array]:
+    lo = jnp.where(c["joint_kind"] > 0, c["joint_lo"], q)
+    hi = jnp.where(c["joint_kind"] > 0, c["joint_hi"], q)
+    return lo, hi
+
+
+# ------------------------------------------------------------------------------ step
+@dataclass(frozen=True)
+class Features:
+    """The engine stages an env's tasks need (static: the others are not traced at all).
+
+    objects: some task has a free object; fixtures: some task has a fixture; hinges: some
+    fixture turns; round: some fixture box is a sphere; object_fixture: the free object can meet
+    the fixture (a task has both); n_static / n_moving: the most boxes of a kind a task has."""
+
+    objects: bool = True
+    fixtures: bool = True
+    hinges: bool = True
+    round: bool = True
+    object_fixture: bool = True
+    n_static: int = MAX_STATIC
+    n_moving: int = MAX_MOVING
+
+
+ALL_FEATURES = Features()
+
+
+def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEATURES
                  ) -> EnvState:
-    """One env step = `n_sub` substeps under the same action."""
-    action = jnp.clip(action, -1.0, 1.0)
-    return jax.lax.fori_loop(0, n_sub, lambda _, s: substep(s, action, c, n_sub), state)
+    """Advance one env step (see the module docstring for the order of the stages)."""
+    a = jnp.clip(action, -1.0, 1.0)
+    has_obj = c["has_obj"] > 0
+
+    # 1. mocap, hand, fingers
+    mocap = H.mocap_step(s.mocap, a, c["mocap_low"], c["mocap_high"])
+    hand, hand_vel = H.hand_step(s.hand, s.hand_vel, s.hand_vel_prev, mocap, s.mocap)
+    if f.objects:
+        # the object between the pads stops them softly (MuJoCo's soft contact: they squeeze
+        # it by millimetres, and let go some steps after the gripper opens)
+        held_obj = jnp.where(s.held, hand + s.held_offset, s.obj)
+        between, stop_right, stop_left = _pad_stops(hand, s.fingers, held_obj, c, centred=True)
+        lo = jnp.asarray(H.FINGER_LO).at[1].max(jnp.where(between, stop_left, -1.0))
+        hi = jnp.asarray(H.FINGER_HI).at[0].min(jnp.where(between, stop_right, 1.0))
+        fingers, fingers_vel = H.finger_step(s.fingers, s.fingers_vel, a[3], lo, hi)
+    else:
+        fingers, fingers_vel = H.finger_step(s.fingers, s.fingers_vel, a[3])
+
+    # 2. fixture joints and the free object coast
+    joint, jvel = s.joint, s.joint_vel
+    if f.fixtures:
+        lo, hi = _limits(s.joint, c)
+        beyond = jnp.clip(s.joint, lo, hi)
+        jvel = s.joint_vel * c["joint_decay"] + DT * (
+            c["joint_gravity"] - c["joint_spring"] * (s.joint - c["joint_springref"]))
+        joint = s.joint + DT * jvel
+        outside = (s.joint < lo) | (s.joint > hi)
+        joint = jnp.where(outside, beyond + LIMIT_RELAX * (s.joint - beyond), joint)
+        hit = (joint < lo) | (joint > hi)
+        joint = jnp.where(hit & ~outside, jnp.clip(joint, lo, hi), joint)
+        jvel = jnp.where(hit, 0.0, jvel)
+    obj, obj_vel = s.obj, s.obj_vel
+    if f.objects:
+        obj_vel = s.obj_vel.at[2].add(-GRAVITY * DT)
+        obj = jnp.where(s.held, hand + s.held_offset, s.obj + DT * obj_vel)
+
+    # 3. the hand (one box around fingers and wrist) and a held object against the static
+    # boxes: hard, the hand is pushed out
+    static_c = c["static_center"] + s.anchors[c["static_anchor"]]
+    shift = jnp.zeros(3)
+    for b in range(f.n_static):
+        shift = shift + push_simple(hand + H.HAND_BOX_OFFSET + shift, H.HAND_BOX_HALF,
+                                    static_c[b], c["static_half"][b])
+        if f.objects:
+            shift = shift + jnp.where(s.held, push_simple(obj + shift, c["obj_half"],
+                                                          static_c[b], c["static_half"][b]), 0.0)
+    # the fingertips and a held object stay above the table; a held object pressed into it
+    # slides up between the pads (the arm's weld is far stronger than the pads' friction)
+    # until it meets the palm, and only then does the table hold the hand up
+    lowest = hand[2] + shift[2] - H.FINGER_HALF[2]
+    held_offset = s.held_offset
+    if f.objects:
+        sink = jnp.maximum(0.0, c["table_z"] - (obj[2] + shift[2] - c["obj_half"][2]))
+        room = jnp.maximum(0.0, SLIP_TOP - c["obj_half"][2] - s.held_offset[2])
+        slip = jnp.where(s.held, jnp.minimum(sink, room), 0.0)
+        held_offset = held_offset.at[2].add(slip)
+        obj = obj.at[2].add(slip)
+        lowest = jnp.minimum(lowest, jnp.where(s.held, obj[2] + shift[2] - c["obj_half"][2],
+                                               1.0))
+    shift = shift.at[2].add(jnp.maximum(0.0, c["table_z"] - lowest))
+    hand_vel = _stop_velocity(hand_vel, shift)
+    hand = hand + shift
+    obj = jnp.where(s.held, obj + shift, obj) if f.objects else obj
+
+    # 4. the hand against the fixture; a probe's side of a box is taken from its motion (its
+    # position a few steps back along its relative velocity), so a deep push does not flip it
+    if f.fixtures:
+        origin, rot, trans = fixture_pose(joint, s.anchors, c)
+        prev_origin, prev_rot, prev_trans = fixture_pose(s.joint, s.anchors, c)
+        lo, hi = _limits(s.joint, c)
+        probes, halves = hand_probes(hand, fingers, obj, s.held, c, f.object_fixture)
+        prev_probes, _ = hand_probes(s.hand, s.fingers, s.obj, s.held, c, f.object_fixture)
+        shift = jnp.zeros(3)
+        dq = jnp.zeros(2)
+        asked = jnp.zeros((2, 3))  # per joint: the world push the joint is asked to take
+        for i in range(probes.shape[0]):
+            # the probe in the fixture body's frame (now, and where it was last step)
+            local = rot.T @ (probes[i] - origin - trans)
+            before = prev_rot.T @ (prev_probes[i] - prev_origin - prev_trans)
+            back = local - SIDE_LOOKBACK * (local - before)
+            e_local = jnp.abs(rot.T) @ halves[i] if f.hinges else halves[i]
+            push_local = jnp.zeros(3)
+            for b in range(f.n_moving):
+                centre, half = c["moving_center"][b], c["moving_half"][b]
+                push = push_lookback(local + push_local, back + push_local, e_local, centre,
+                                     half)
+                if f.round:
+                    sphere = push_out_sphere(local + push_local, e_local, centre, half[0])
+                    push = jnp.where(c["moving_round"][b] > 0, sphere, push)
+                push_local = push_local + push
+            push = rot @ push_local if f.hinges else push_local
+            dirs = _joint_directions(probes[i], origin, c)
+            n2 = jnp.sum(dirs * dirs, axis=1)
+            along = jnp.where(n2 > 1e-9, (dirs @ push) / jnp.maximum(n2, 1e-9), 0.0)
+            dq = dq - along
+            asked = asked + along[:, None] * dirs
+            shift = shift + push - along @ dirs
+        pushed = joint + dq
+        over = pushed - jnp.clip(pushed, lo, hi)
+        moved = jnp.abs(dq) > 0
+        new_joint = jnp.where(moved, pushed - (1.0 - c["joint_give"]) * over, joint)
+        # what the joints did not take stays as overlap, up to PEN_CAP; the rest pushes the hand
+        taken = jnp.where(moved, (new_joint - joint) / jnp.where(moved, dq, 1.0), 1.0)
+        left = jnp.sum((1.0 - taken)[:, None] * asked, axis=0)
+        left_len = jnp.sqrt(jnp.sum(left * left) + 1e-12)
+        shift = shift + left * jnp.maximum(left_len - PEN_CAP, 0.0) / left_len
+        hand_vel = _stop_velocity(hand_vel, shift)
+        hand = hand + shift
+        if f.objects:
+            obj = jnp.where(s.held, obj + shift, obj)
+        jvel = jnp.where(moved, (new_joint - s.joint) / DT, jvel)
+        joint = new_joint
+
+    if not f.objects:
+        return s.replace(mocap=mocap, hand=hand, hand_vel=hand_vel, hand_vel_prev=s.hand_vel,
+                         fingers=fingers, fingers_vel=fingers_vel, joint=joint, joint_vel=jvel)
+
+    # 5. the free object: fingers and palm push it; supports push back
+    free = has_obj & ~s.held
+    probes, halves = hand_probes(hand, fingers, obj, s.held, c, False)
+    gripping, _, _ = _pad_stops(hand, fingers, obj, c)  # the pads' pushes are stage 6's
+    moved = jnp.zeros(3)
+    for i in range(3):
+        push = push_simple(obj + moved, c["obj_half"], probes[i], halves[i])
+        moved = moved + jnp.where(free & ~(gripping & (i < 2)), push, 0.0)
+    obj = obj + moved
+    support = jnp.zeros(3)
+    for b in range(f.n_static):
+        support = support + push_simple(obj + support, c["obj_half"], static_c[b],
+                                        c["static_half"][b])
+    if f.object_fixture:
+        origin, rot, trans = fixture_pose(joint, s.anchors, c)
+        local = rot.T @ (obj - origin - trans)
+        e_local = jnp.abs(rot.T) @ c["obj_half"] if f.hinges else c["obj_half"]
+        push_local = jnp.zeros(3)
+        for b in range(f.n_moving):
+            push_local = push_local + push_simple(local + push_local, e_local,
+                                                  c["moving_center"][b], c["moving_half"][b])
+        support = support + (rot @ push_local if f.hinges else push_local)
+    floor = jnp.maximum(0.0, c["table_z"] + c["obj_rest"] - (obj[2] + support[2]))
+    support = support.at[2].add(floor)
+    support = jnp.where(free, support, 0.0)
+    # what a support takes back from a push by the hand pushes the hand back
+    moved2 = jnp.sum(moved * moved)
+    blocked = jnp.where(moved2 > 0, jnp.minimum(jnp.dot(support, moved), 0.0)
+                        / jnp.maximum(moved2, 1e-12), 0.0) * moved
+    hand = hand + blocked
+    obj = obj + support
+    resting = free & (support[2] > 0)
+    obj_vel = jnp.where(free, jnp.where(moved2 > 0, obj_vel.at[:2].set(moved[:2] / DT), obj_vel),
+                        0.0)
+    obj_vel = _stop_velocity(obj_vel, support)
+    speed = jnp.sqrt(jnp.sum(obj_vel[:2] ** 2) + 1e-12)
+    slowed = jnp.maximum(speed - TABLE_FRICTION * GRAVITY * DT, 0.0) / speed
+    obj_vel = obj_vel.at[:2].multiply(jnp.where(resting, slowed, 1.0))
+
+    # 6. the pads on the object: squeezed from both sides it is held (moves with the hand,
+    # centred between the pads); pressed from one side it is pushed along y
+    between, stop_right, stop_left = _pad_stops(hand, fingers, obj, c)
+    pen_right = jnp.maximum(fingers[0] - stop_right, 0.0)
+    pen_left = jnp.maximum(stop_left - fingers[1], 0.0)
+    gap = stop_right - fingers[0] + fingers[1] - stop_left  # free space left across the object
+    holds = between & (gap < SQUEEZE)
+    left_c, right_c = H.finger_centres(hand, fingers)
+    mid = 0.5 * (left_c[1] + right_c[1])
+    obj = jnp.where(between & ~holds & ~s.held, obj.at[1].add(pen_right - pen_left), obj)
+    held_offset = jnp.where(holds & ~s.held, obj - hand, held_offset)
+    held_offset = held_offset.at[1].set(jnp.where(holds, mid - hand[1], held_offset[1]))
+    obj = jnp.where(holds, hand + held_offset, obj)
+    # held or just let go: the object moves with the hand
+    obj_vel = jnp.where(holds | s.held, hand_vel / DT, obj_vel)
+
+    return s.replace(mocap=mocap, hand=hand, hand_vel=hand_vel, hand_vel_prev=s.hand_vel,
+                     fingers=fingers, fingers_vel=fingers_vel, obj=obj, obj_vel=obj_vel,
+                     held=holds, held_offset=held_offset, joint=joint, joint_vel=jvel)
