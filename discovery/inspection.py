@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from discovery.checkpoint import load_meta_params
@@ -196,3 +197,66 @@ def trace_lifetime(rule: LPG, meta_params: MetaParams, env: Any, env_params: Any
     if np.all(sq(cell) >= 0):
         trace["cell"] = sq(cell)
     return trace
+
+
+def level_buffers(run_path: str | Path) -> dict[int, dict[str, Any]]:
+    """The PLR / ACCEL level buffer of every checkpoint a curriculum run keeps, by generation:
+    the filled slots' scores, staleness (episodes since last played), level features (as in
+    `metrics.jsonl`) and stored extras (e.g. the reference rule's return)."""
+    from discovery.checkpoint import Checkpointer
+    from discovery.es import population_mesh
+    from discovery.levels import level_features
+    from discovery.run import build_loop, make_fitness
+
+    cfg, run = open_run(run_path)
+    if not cfg.levels.curriculum or cfg.outer != "es":
+        raise ValueError(f"run {run.path} has no level buffer (levels.kind is "
+                         f"{cfg.levels.kind!r}, outer {cfg.outer!r}); PLR and ACCEL runs have one")
+    rule = cfg.rule.build()
+    mesh = population_mesh(cfg.es.population_size)
+    keys = tuple(jax.random.split(jax.random.key(cfg.seed), 4)[1:])
+    template = build_loop(cfg, rule, make_fitness(cfg, rule, {}, mesh), mesh, keys).init()
+    features = level_features(cfg.envs[0])
+    ckpt = Checkpointer(run.checkpoints)
+    out = {}
+    try:
+        for step in sorted(ckpt.steps()):
+            state, _, meta = ckpt.restore(template, step)
+            buffer = jax.device_get(state[1]["buffer"])
+            size = int(buffer["size"])
+            level = jax.tree.map(lambda x, n=size: x[:n], buffer["levels"])
+            out[int(meta["generation"])] = {
+                "scores": np.asarray(buffer["scores"][:size]),
+                "staleness": np.asarray(buffer["episode_count"] - buffer["timestamps"])[:size],
+                "features": {k: np.asarray(v) for k, v in features(level).items()},
+                "extras": {k: np.asarray(v[:size]) for k, v in buffer["levels_extra"].items()},
+                "capacity": len(buffer["scores"])}
+    finally:
+        ckpt.close()
+    if not out:
+        raise ValueError(f"run {run.path} has no checkpoint yet")
+    return out
+
+
+def buffer_snapshots(buffers: dict[int, dict[str, Any]], *, fig: Figure | None = None
+                     ) -> Figure:
+    """How the buffer moved: for each kept checkpoint (one colour per generation), the
+    distribution of scores and of each level feature over the filled slots."""
+    gens = sorted(buffers)
+    viridis = colormaps["viridis"]
+    names = ["scores", *buffers[gens[-1]]["features"]]
+    fig = fig or Figure(figsize=(3.2 * len(names), 3.2))
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names, strict=True):
+        for i, g in enumerate(gens):
+            b = buffers[g]
+            values = b["scores"] if name == "scores" else b["features"][name]
+            colour = viridis(i / max(len(gens) - 1, 1))
+            ax.hist(values, bins=20, histtype="step", color=colour,
+                    label=f"gen {g} ({len(values)}/{b['capacity']})")
+        ax.set(title=name, xlabel=name if name != "scores" else "level score")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("levels in the buffer")
+    axes[-1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -129,8 +129,9 @@ def make_ued(env: Any, rule: UpdateRule, cfg: TrainConfig, source: Any, score: s
                                 jnp.nan)
         finite = jnp.isfinite(scores)
         replayed = (levels_state["last"]["kind"] == 1) if is_buffer else jnp.asarray(False)
-        log = UEDLog(mean_return, episodes,
-                     jnp.sum(jnp.where(finite, scores, 0.0)) / jnp.maximum(finite.sum(), 1),
+        score_mean = jnp.where(finite.any(), jnp.sum(jnp.where(finite, scores, 0.0))
+                               / jnp.maximum(finite.sum(), 1), jnp.nan)  # NaN: no episode ended
+        log = UEDLog(mean_return, episodes, score_mean,
                      replayed, learn,
                      buffer_stats(levels_state, features) if is_buffer else {}, metrics)
         agent = agent._replace(last_return=jnp.where(episodes > 0, mean_return,

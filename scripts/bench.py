@@ -99,26 +99,77 @@ def es_overhead(population: int, timesteps: int) -> dict:
     from discovery.fitness import make_evaluate
 
     cfg = apply_overrides(preset("quickstart"), [f"es.population_size={population}",
-                                                 f"train.total_timesteps={timesteps}"])
+                                                 f"train.total_timesteps={timesteps}",
+                                                 "center_seeds=0"])
     rule = cfg.rule.build()
     template = rule.init(jax.random.key(0))
     es, es_params = make_strategy(cfg.es, template)
     baselines = {name: {"random": 0.0, "ppo": 1.0} for name in cfg.envs}
-    evaluate = make_evaluate(rule, cfg.envs, cfg.train, baselines)
-    generation = make_generation(es, es_params, evaluate, population_mesh(population))
-    state = es.init(jax.random.key(1), template, es_params)
-    pop, _ = es.ask(jax.random.key(2), state, es_params)
+    fitness = make_evaluate(rule, cfg.envs, cfg.train, baselines)
+    generation = make_generation(es, es_params, fitness, population_mesh(population))
+    state = (es.init(jax.random.key(1), template, es_params), fitness.init(jax.random.key(4)))
+    pop, _ = es.ask(jax.random.key(2), state[0], es_params)
     env, params = envs.make(cfg.envs[0])
     single = make_train(env, rule, cfg.train)
     _, gen_s = timed(lambda s, k: generation(s, k)[1].fitness, state, jax.random.key(3),
                      repeats=2)
-    _, pop_s = timed(lambda p, k: evaluate(p, k)[0], pop, jax.random.key(3), repeats=2)
+    center = es.get_mean(state[0])
+    _, pop_s = timed(lambda p, k: fitness.eval(p, center, {}, k)[0], pop, jax.random.key(3),
+                     repeats=2)
     one = jax.tree.map(lambda x: x[0], pop)
     _, one_s = timed(lambda m, k: single(m, params, k).final_return, one, jax.random.key(3),
                      repeats=2)
     return {"population": population, "generation_s": gen_s, "vmapped_train_s": pop_s,
             "single_train_s": one_s, "overhead_vs_vmapped": gen_s / pop_s - 1.0,
             "generation_vs_population_x_single": gen_s / (population * one_s)}
+
+
+def plr_overhead(population: int, generations: int, repeats: int = 3) -> dict:
+    """`quickstart-groove` generations (LPG on 'small' grid-world levels) with levels from a PLR
+    buffer against the same generations on freshly sampled levels (domain randomisation, no
+    buffer): the buffer's cost with random level scores, and separately with GROOVE's
+    algorithmic regret (the A2C reference trained on each new batch of levels).
+
+    Each variant runs `generations` generations as one jitted scan, first to fill the buffer
+    past its replay threshold (and compile), then timed from there (`repeats` times, best)."""
+    from discovery.config import apply_overrides, preset
+    from discovery.es import make_generation, make_strategy, population_mesh
+    from discovery.run import make_fitness
+
+    base = apply_overrides(preset("quickstart-groove"), [
+        f"es.population_size={population}", "center_seeds=0",
+        f"levels.buffer_size={population // 2 * generations}", "levels.minimum_fill_ratio=0.5"])
+    variants = {"sampled": ["levels.kind=sampled"], "plr_random": ["levels.score=random"],
+                "plr_regret": []}
+    out: dict = {"population": population, "generations": generations}
+    for label, overrides in variants.items():
+        cfg = apply_overrides(base, overrides)
+        rule = cfg.rule.build()
+        template = rule.init(jax.random.key(0))
+        es, es_params = make_strategy(cfg.es, template)
+        mesh = population_mesh(population)
+        fitness = make_fitness(cfg, rule, {}, mesh)
+        generation = make_generation(es, es_params, fitness, mesh)
+
+        def chunk(state, key, generation=generation):
+            step = lambda c, g: generation(c, jax.random.fold_in(key, g))  # noqa: E731
+            state, log = jax.lax.scan(step, state, jnp.arange(generations))
+            return state, log.info.get("replayed", jnp.zeros(generations, bool))
+
+        state = (es.init(jax.random.key(1), template, es_params), fitness.init(jax.random.key(2)))
+        compiled = jax.jit(chunk).lower(state, jax.random.key(3)).compile()
+        state, _ = jax.block_until_ready(compiled(state, jax.random.key(3)))  # fill the buffer
+        best, replayed = float("inf"), 0
+        for r in range(repeats):
+            t0 = time.perf_counter()
+            _, flags = jax.block_until_ready(compiled(state, jax.random.key(10 + r)))
+            best = min(best, time.perf_counter() - t0)
+            replayed = int(flags.sum())
+        out[label] = {"generation_s": best / generations, "replayed": replayed}
+    sampled = out["sampled"]["generation_s"]
+    out["plr_random_overhead"] = out["plr_random"]["generation_s"] / sampled - 1.0
+    out["plr_regret_overhead"] = out["plr_regret"]["generation_s"] / sampled - 1.0
+    return out
 
 
 def minatar_generation(population: int, updates: int) -> dict:
@@ -205,7 +256,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--out", help="write the figures as JSON here")
     parser.add_argument("--only", nargs="+", default=["raw", "ppo", "es"],
-                        choices=["raw", "ppo", "es", "minatar", "manipulation", "lpg"],
+                        choices=["raw", "ppo", "es", "plr", "minatar", "manipulation", "lpg"],
                         help="which sections to run")
     args = parser.parse_args()
 
@@ -252,6 +303,17 @@ def main() -> None:
               f"{100 * r['overhead_vs_vmapped']:+.1f}%); population x single train "
               f"{pop * r['single_train_s']:.3f} s (generation / that = "
               f"{r['generation_vs_population_x_single']:.2f})")
+    if "plr" in args.only:
+        pop, gens = (1024, 16) if args.full else (16, 16)
+        r = plr_overhead(pop, gens)
+        results["plr"] = r
+        print(f"\nquickstart-groove generation, population {pop} ({gens} generations per "
+              f"timed scan): sampled levels {r['sampled']['generation_s']:.3f} s; PLR buffer "
+              f"with random scores {r['plr_random']['generation_s']:.3f} s "
+              f"({100 * r['plr_random_overhead']:+.1f}%, {r['plr_random']['replayed']} of "
+              f"{gens} batches replayed); with algorithmic regret "
+              f"{r['plr_regret']['generation_s']:.3f} s ({100 * r['plr_regret_overhead']:+.1f}%,"
+              f" {r['plr_regret']['replayed']} replayed: A2C trains on the new batches)")
     if "minatar" in args.only:
         pop, updates = (64, 1220) if args.full else (4, 4)
         r = minatar_generation(pop, updates)

@@ -1,6 +1,6 @@
 """LPG discovery on grid-worlds end to end: the `quickstart-lpg` preset improves the rule on a
 fixed set of held-out levels, the discovered rule learns a held-out named level, `rldisco
-evaluate` on grid-world levels, and `evaluate_on_levels` itself.
+evaluate` on grid-world levels and off the grid, and `evaluate_on_levels` itself.
 
 One discovery run (the preset, seed 0, ~1 CPU minute) is shared by the slow tests through a
 module-scoped fixture; `evaluate_on_levels` caches its compiled functions per (rule, train
@@ -81,16 +81,17 @@ def test_discovered_lpg_learns_held_out_named_level(lpg_run):
     with 100-step rollouts, so 500-step episodes finish within the final window.
 
     Observed (4 seeds, the zero-initialised ES mean of GROOVE): discovered rule mean return 2.0
-    (every seed >= 1.7), gen-0 rule 0.8 (a zero network gives
-    no policy-gradient signal), uniform-random policy below 0; the optimum is 47.9 and A2C
-    reaches 15.8 (this is a 1-minute discovery). Asserted: about half the observed margins.
+    (every seed >= 1.7; the first two, which the test runs, 2.2), gen-0 rule 0.8 (a zero
+    network gives no policy-gradient signal), uniform-random policy below 0; the optimum is
+    47.9 and A2C reaches 15.8 (this is a 1-minute discovery). Asserted: about half the
+    observed margins.
     """
     cfg, rule = lpg_run["cfg"], lpg_run["rule"]
     tcfg = cfg.train.replace(num_steps=100,
                              total_timesteps=cfg.train.num_envs * 100 * cfg.train.num_updates)
     key = jax.random.key(HELD_OUT_KEY)
-    after = evaluate_on_levels(rule, lpg_run["after"], ["gridworld/dense"], tcfg, key, seeds=4)
-    before = evaluate_on_levels(rule, lpg_run["before"], ["dense"], tcfg, key, seeds=4)
+    after = evaluate_on_levels(rule, lpg_run["after"], ["gridworld/dense"], tcfg, key, seeds=2)
+    before = evaluate_on_levels(rule, lpg_run["before"], ["dense"], tcfg, key, seeds=2)
     assert after["levels"] == ["dense"] and after["lifetime"][0] == cfg.train.num_updates
     ret, rand = after["return_mean"][0], after["random_return"][0]
     assert ret > rand + 1.0, (after["final_return"], rand)
@@ -119,25 +120,26 @@ def test_evaluate_cli_on_gridworld_levels_uses_a2c_and_the_dp_optimum(lpg_run, c
 
 
 @pytest.mark.slow
-def test_evaluate_cli_trains_lpg_agents_on_minatar(lpg_run, capsys):
-    """A rule discovered on grid-worlds, evaluated on Breakout-MinAtar: LPG agents (policy +
-    8-way prediction head) get MinAtar's train preset, A2C is the reference. One update of
-    64 x 128 steps: this checks the plumbing, not transfer (a 1-minute grid-world discovery)."""
+def test_evaluate_cli_trains_lpg_agents_off_the_grid(lpg_run, capsys):
+    """A rule discovered on grid-worlds, evaluated on CartPole-v1: LPG agents (policy + 8-way
+    prediction head) get the classic train preset, A2C is the reference and the normaliser.
+    30 updates of 4 x 128 steps: this checks the plumbing, not transfer (a 1-minute grid-world
+    discovery); A2C must already beat random there, or the normaliser refuses."""
     path = lpg_run["path"]
-    assert main(["evaluate", str(path), "--envs", "Breakout-MinAtar", "--seeds", "2",
-                 "--baselines", "--total-timesteps", str(64 * 128)]) == 0
+    assert main(["evaluate", str(path), "--envs", "CartPole-v1", "--seeds", "2",
+                 "--baselines", "--total-timesteps", str(30 * 4 * 128)]) == 0
     md = capsys.readouterr().out
-    assert "| Breakout-MinAtar | discovered | 2 |" in md and "preset:minatar" in md
+    assert "| CartPole-v1 | discovered | 2 |" in md and "preset:classic" in md
     summary = json.loads((path / "eval" / "summary.json").read_text())
     assert summary["rule"] == "lpg" and summary["rules"] == ["discovered", "a2c"]
-    e = summary["envs"]["Breakout-MinAtar"]
+    e = summary["envs"]["CartPole-v1"]
     assert e["reference"] == "a2c" and e["normalizer"] == "a2c" and e["optimum"] is None
-    assert e["train_config"] == "preset:minatar" and e["num_updates"] == 1
+    assert e["train_config"] == "preset:classic" and e["num_updates"] == 30
     discovered = np.asarray(e["rules"]["discovered"]["final_return"])
     assert discovered.shape == (2,) and np.isfinite(discovered).all()
     expected = (discovered - e["random"]) / (e["reference_return"] - e["random"])
     np.testing.assert_allclose(e["rules"]["discovered"]["normalized"], expected, rtol=1e-5)
-    assert (path / "eval" / "Breakout-MinAtar.csv").is_file()
+    assert (path / "eval" / "CartPole-v1.csv").is_file()
 
 
 @pytest.mark.slow

@@ -31,14 +31,14 @@ def tiny_train_vmapped(cartpole):
     return jax.jit(jax.vmap(make_train(env, PPO(), TINY), in_axes=(None, None, 0)))
 
 
-def test_ppo_cartpole_purejaxrl_config_solves_four_seeds(cartpole):
-    """purejaxrl's CartPole config: every one of 4 vmapped seeds ends >= 475 after 5e5 steps."""
+def test_ppo_cartpole_purejaxrl_config_solves_two_seeds(cartpole):
+    """purejaxrl's CartPole config: both of 2 vmapped seeds end >= 475 after 5e5 steps."""
     env, params = cartpole
     cfg = TrainConfig()  # the defaults are purejaxrl's CartPole configuration
     train = jax.jit(jax.vmap(make_train(env, PPO(), cfg), in_axes=(None, None, 0)))
-    result = train({}, params, jax.random.split(jax.random.key(42), 4))
+    result = train({}, params, jax.random.split(jax.random.key(42), 2))
     final = np.asarray(result.final_return)
-    assert final.shape == (4,)
+    assert final.shape == (2,)
     assert np.all(final >= 475), final
     curve = np.asarray(result.curve)
     assert np.all(np.nanmean(curve[:, :10], axis=1) < 100)  # it really learned
