@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -196,6 +200,54 @@ def minatar_generation(population: int, updates: int) -> dict:
             "projected_full_generation_min": full / (steps / gen_s) / 60}
 
 
+def _timed_cli(args: list[str], cache: Path) -> float:
+    """Wall seconds of `rldisco ARGS` in a fresh process using the compilation cache `cache`."""
+    env = {**os.environ, "RLDISCO_COMPILE_CACHE": str(cache)}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "discovery.cli", *args], check=True, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - t0
+
+
+def startup(presets: list[str], eval_seeds: int = 4) -> dict:
+    """Cold vs warm start: `rldisco discover --preset quickstart` and `rldisco evaluate` of
+    that run, each twice against one persistent compilation cache that starts empty (the
+    second process loads what the first compiled). Then the compile time of one jitted chunk
+    of generations for each of `presets` (their generation programs as `discover` builds
+    them, compiled in this process without the cache)."""
+    from discovery.config import preset
+    from discovery.es import population_mesh
+    from discovery.run import build_loop, make_fitness
+
+    root = Path(tempfile.mkdtemp(prefix="rldisco-bench-startup-"))
+    out: dict = {"discover": {}, "evaluate": {}, "compile_s": {}}
+    try:
+        for start in ("cold", "warm"):
+            t = _timed_cli(["discover", "--preset", "quickstart", "--runs-dir", str(root),
+                            "--name", start], root / "cache-discover")
+            rows = (root / start / "metrics.jsonl").read_text().splitlines()
+            out["discover"][start] = {"total_s": t, "generations": len(rows)}
+        for start in ("cold", "warm"):
+            out["evaluate"][start] = {"total_s": _timed_cli(
+                ["evaluate", str(root / "cold"), "--envs", "CartPole-v1", "--seeds",
+                 str(eval_seeds)], root / "cache-evaluate")}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    jax.config.update("jax_enable_compilation_cache", False)
+    for name in presets:
+        cfg = preset(name)
+        rule = cfg.rule.build()
+        mesh = population_mesh(cfg.es.population_size)
+        baselines = {env: {"random": 0.0, "ppo": 1.0} for env in cfg.envs}
+        keys = tuple(jax.random.split(jax.random.key(cfg.seed), 4)[1:])
+        loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh, keys)
+        t0 = time.perf_counter()
+        jax.jit(lambda s, loop=loop, n=cfg.chunk: loop.chunk(s, 0, n)).lower(
+            loop.init()).compile()
+        out["compile_s"][name] = time.perf_counter() - t0
+    return out
+
+
 def manipulation_mt10(batch: int, steps: int = 200) -> dict:
     """Env steps/s of the MT10 benchmark batched over `batch` envs (task-variants tiled)."""
     from envs import manipulation
@@ -256,7 +308,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--out", help="write the figures as JSON here")
     parser.add_argument("--only", nargs="+", default=["raw", "ppo", "es"],
-                        choices=["raw", "ppo", "es", "plr", "minatar", "manipulation", "lpg"],
+                        choices=["raw", "ppo", "es", "plr", "minatar", "manipulation", "lpg",
+                                 "startup"],
                         help="which sections to run")
     args = parser.parse_args()
 
@@ -338,6 +391,15 @@ def main() -> None:
                   f"{r['agent_updates_per_s']:.3g} agent-updates/s (compile {r['compile_s']:.0f} "
                   f"s); the published 2,500-generation TA-LPG run would take "
                   f"{r['published_run_hours']:.3g} h at this rate")
+    if "startup" in args.only:
+        r = startup(["quickstart", "quickstart-lpg", "quickstart-groove", "quickstart-lpo-plr"])
+        results["startup"] = r
+        for cmd in ("discover", "evaluate"):
+            cold, warm = r[cmd]["cold"]["total_s"], r[cmd]["warm"]["total_s"]
+            print(f"\n{cmd} (quickstart): cold start {cold:.1f} s, warm (compilation cache "
+                  f"filled by the first) {warm:.1f} s, saved {cold - warm:.1f} s")
+        for name, seconds in r["compile_s"].items():
+            print(f"compile one chunk of {name}: {seconds:.1f} s")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
 

@@ -124,7 +124,8 @@ def test_a_plr_run_on_four_devices_equals_one_device(runs_dir, reference):
         if (reference / name).exists():
             (run / name).write_text((reference / name).read_text())
     rc, log = _subprocess(runs_dir, "four", "none", "--resume", str(run), "generations=3",
-                          env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+                          env={"XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+                                        "--xla_force_host_platform_device_count=4"})
     assert rc == 0, log[-3000:]
     assert "sharded over 4 cpu device(s)" in log
     ours, expected = _records(run), _records(reference)[:3]

@@ -179,7 +179,8 @@ def test_population_sharded_over_four_devices_equals_one_device(runs_dir, refere
     for name in ("config.yaml", "baselines.json"):
         (run / name).write_text((reference / name).read_text())
     rc, log = _run(runs_dir, "four", "none", "--resume", str(run), "generations=3",
-                   env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+                   env={"XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+                                        "--xla_force_host_platform_device_count=4"})
     assert rc == 0, log[-3000:]
     assert "sharded over 4 cpu device(s)" in log
     np.testing.assert_allclose([r["fitness"] for r in _records(run)],
