@@ -234,6 +234,71 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    """`rldisco sweep SPEC.yaml`, `rldisco sweep status DIR`, `rldisco sweep report DIR`."""
+    from discovery.sweep import SweepDir, status_table
+
+    action, rest = (args.target[0], args.target[1:]) if args.target[0] in (
+        "status", "report") else ("launch", args.target)
+    if len(rest) != 1:
+        raise ValueError("usage: rldisco sweep SPEC.yaml | rldisco sweep status DIR | "
+                         "rldisco sweep report DIR")
+    if action == "status":
+        sweep = SweepDir(rest[0])
+        print(status_table([sweep.status(r["run"]) for r in sweep.runs()]))
+        return 0
+    if action == "report":
+        from discovery.sweep_report import write_report
+
+        table, out = write_report(SweepDir(rest[0]))
+        print(table)
+        print(f"report: {out / 'summary.csv'}, plots in {out}")
+        return 0
+    return _launch_sweep(args, rest[0])
+
+
+def _launch_sweep(args: argparse.Namespace, spec_path: str) -> int:
+    from discovery.launch import launch_local, runs_to_launch
+    from discovery.sweep import SweepDir, load_sweep
+
+    if args.max_parallel < 1:
+        raise ValueError(f"--max-parallel must be >= 1, got {args.max_parallel}")
+    spec = load_sweep(spec_path)  # everything is validated before anything launches
+    sweep = SweepDir(Path(args.sweeps_dir) / spec.name)
+    existing = sweep.exists()
+    names = [r.name for r in spec.runs]
+    if args.dry_run:
+        print(f"sweep {spec.name}: {len(names)} run(s) in {sweep.path}")
+        for r in spec.runs:
+            swept = {k: v for k, v in r.overrides.items() if k in (*spec.axes, "seed")}
+            print(f"  {r.name}: " + " ".join(f"{k}={v}" for k, v in swept.items()))
+        if args.launcher == "slurm":
+            from discovery.slurm import submission_script
+
+            print(submission_script(sweep, spec.resources, spec.name, len(names),
+                                    args.max_parallel))
+        return 0
+    sweep.create_or_check(spec)
+    todo = runs_to_launch(sweep) if existing else names
+    print(f"sweep {spec.name}: {len(names) - len(todo)} of {len(names)} run(s) done or "
+          f"running; launching {len(todo)} ({args.launcher}) in {sweep.path}")
+    if not todo:
+        return 0
+    if args.launcher == "slurm":
+        from discovery.slurm import submit
+
+        jobs = submit(sweep, todo, spec.resources, spec.name, args.max_parallel)
+        print(f"submitted job array {jobs[0].job_id.split('_')[0]} ({len(jobs)} task(s)); "
+              f"follow it with: rldisco sweep status {sweep.path}")
+        return 0
+    codes = launch_local(sweep, todo, args.max_parallel)
+    failed = [n for n, rc in codes.items() if rc != 0]
+    if failed:
+        print(f"{len(failed)} run(s) did not finish: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _stop_now(command: str):
     """What a stop with nothing unsaved does (from the signal watcher): say so and exit."""
 
@@ -326,6 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training horizon (default: the run's); others test temporal awareness")
     p.add_argument("--baselines", nargs="*", default=["ppo", "dpo"])
     p.set_defaults(func=_cmd_evaluate)
+    p = sub.add_parser("sweep", help="launch a sweep file (local or Slurm), or show a "
+                                     "sweep's status / report",
+                       parents=[common, compiling])
+    p.add_argument("target", nargs="+", metavar="SPEC.yaml | status DIR | report DIR")
+    p.add_argument("--launcher", choices=("local", "slurm"), default="local")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the runs (and the Slurm submission script) without launching")
+    p.add_argument("--max-parallel", type=int, default=1,
+                   help="runs at once (local: processes; slurm: the array's parallelism)")
+    p.add_argument("--sweeps-dir", default="sweeps", help="where sweep directories go")
+    p.set_defaults(func=_cmd_sweep)
     return parser
 
 

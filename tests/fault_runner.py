@@ -11,6 +11,7 @@ FAULT is one of (N counts calls within this process, from 1):
   kill-in-checkpoint:N   SIGKILL while the N-th checkpoint is being written (after orbax started)
   kill-in-chunk:N        SIGKILL while the N-th chunk is computed
   term-in-chunk:N        SIGTERM while the N-th chunk is computed
+  usr2-in-chunk:N        SIGUSR2 (Slurm's warning through submitit) while the N-th chunk runs
   int-in-chunk:N         SIGINT while the N-th chunk is computed
 
 The faults patch the library from outside, so the product carries no fault hooks. Tests that
@@ -100,7 +101,7 @@ def install(fault: str, patch: Callable[[Any, str, Any], None] = setattr) -> Non
             _die()
 
         patch(checkpoint.Checkpointer, "save", save)
-    elif name in ("kill-in-chunk", "term-in-chunk", "int-in-chunk"):
+    elif name in ("kill-in-chunk", "term-in-chunk", "int-in-chunk", "usr2-in-chunk"):
         hit, real_wait = _nth(int(arg)), signals.StopSignals.wait
 
         def wait(self, tree):
@@ -108,7 +109,8 @@ def install(fault: str, patch: Callable[[Any, str, Any], None] = setattr) -> Non
                 return real_wait(self, tree)
             if name == "kill-in-chunk":
                 _die()
-            os.kill(os.getpid(), signal.SIGTERM if name == "term-in-chunk" else signal.SIGINT)
+            os.kill(os.getpid(), {"term-in-chunk": signal.SIGTERM,
+                                  "usr2-in-chunk": signal.SIGUSR2}.get(name, signal.SIGINT))
             return False  # what `wait` answers when a stop arrives with the chunk in flight
 
         patch(signals.StopSignals, "wait", wait)
