@@ -11,23 +11,38 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import yaml
+
+from discovery.distributed import process_id_hint
+from discovery.rundir import RunDir
 from discovery.signals import EXIT_CODES
 from discovery.sweep import SweepDir
 
 STOPPED = 75  # the exit code of a run stopped with a checkpoint (resume it)
 
 
-def discover_argv(sweep: SweepDir, name: str) -> list[str]:
-    """`rldisco discover` arguments of a task: resume the run if its directory exists."""
+def discover_argv(sweep: SweepDir, name: str, wait_s: float = 600.0) -> list[str]:
+    """`rldisco discover --resume RUN` for a task, the run directory made first if new (a
+    resume without a checkpoint starts at generation 0). Process 0 makes it; in a multi-host
+    task the other processes wait for it, so that every process opens the same run the same
+    way. Nothing here starts JAX (a multi-host run initialises it first)."""
     run = sweep.run_path(name)
-    if (run / "config.yaml").exists():
-        return ["discover", "--resume", str(run)]
-    return ["discover", "--config", str(sweep.config_path(name)), "--runs-dir",
-            str(sweep.runs_dir), "--name", name]
+    if process_id_hint(None) == 0:
+        if not (run / "config.yaml").exists():
+            config = yaml.safe_load(sweep.config_path(name).read_text())
+            RunDir.create(run, "discover", config)
+    else:
+        deadline = time.monotonic() + wait_s
+        while not (run / "config.yaml").exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"process 0 did not create {run} within {wait_s:.0f} s")
+            time.sleep(0.5)
+    return ["discover", "--resume", str(run)]
 
 
 def evaluate_argv(sweep: SweepDir, name: str) -> list[str] | None:
@@ -51,8 +66,12 @@ def run_task(sweep_dir: str | Path, name: str) -> int:
     from discovery.cli import main
 
     sweep = SweepDir(sweep_dir)
-    sweep.report_task(name, "running")
+    writer = process_id_hint(None) == 0
+    if writer:
+        sweep.report_task(name, "running")
     rc = main(discover_argv(sweep, name))
+    if not writer:
+        return rc
     if rc == 0 and (argv := evaluate_argv(sweep, name)) is not None:
         rc = main(argv)
     if rc == 0:

@@ -170,6 +170,7 @@ def load_sweep(path: str | Path) -> Sweep:
         raise SweepError(f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML") from None
     if not isinstance(data, dict):
         raise SweepError(f"{path}: a sweep file is a mapping with keys {list(TOP_KEYS)}")
+    data = _numbers(data)
     where = _Where(path, _lines(node) if node is not None else {})
     for key in data:
         if key not in TOP_KEYS:
@@ -217,6 +218,20 @@ def load_sweep(path: str | Path) -> Sweep:
             runs.append(run)
             configs[run.name] = cfg
     return Sweep(name, path, text, base, axes, tuple(runs), resources, evaluate, configs)
+
+
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _numbers(value: Any) -> Any:
+    """YAML 1.1 reads `1e-3` as a string; read it as the number it is meant to be."""
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, str) and _EXPONENT.fullmatch(value):
+        return float(value)
+    return value
 
 
 def _axis_section(data: dict, key: str) -> str:

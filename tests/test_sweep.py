@@ -29,7 +29,7 @@ name: tiny
 preset: quickstart
 set: {generations: 2, chunk: 1, es.population_size: 2, train.num_envs: 4,
       train.num_steps: 16, train.total_timesteps: 128, train.num_minibatches: 1,
-      train.update_epochs: 1, center_seeds: 1, levels.fitness: raw}
+      train.update_epochs: 2, center_seeds: 1, levels.fitness: raw}
 grid:
   es.lr: [0.03, 0.1]
 seeds: 2
@@ -72,6 +72,24 @@ def test_a_sweep_file_expands_into_named_runs_with_a_manifest(spec, tmp_path, ca
                  "#SBATCH --partition=gpu", "#SBATCH --nodes=1", "#SBATCH --signal=USR2@"):
         assert line in out
     assert not (tmp_path / "tiny").exists()  # a dry run writes nothing
+
+
+def test_zip_and_random_axes_expand_reproducibly(tmp_path):
+    path = tmp_path / "axes.yaml"
+    path.write_text(TINY.replace("seeds: 2", """\
+zip: {es.sigma: [0.1, 0.2], es.sigma_min: [0.01, 0.02]}
+random: {count: 3, seed: 1, params: {train.lr: {loguniform: [1e-4, 1e-2]},
+                                     train.num_envs: {choice: [4, 8]}}}
+seeds: [5]"""))
+    first, again = load_sweep(path), load_sweep(path)
+    assert len(first.runs) == 2 * 2 * 3 and first.runs == again.runs
+    assert first.axes == ("es.lr", "es.sigma", "es.sigma_min", "train.lr", "train.num_envs")
+    for run in first.runs:
+        o = run.overrides
+        assert (o["es.sigma"], o["es.sigma_min"]) in ((0.1, 0.01), (0.2, 0.02))
+        assert 1e-4 <= o["train.lr"] <= 1e-2 and o["train.num_envs"] in (4, 8)
+        assert run.seed == 5 and first.configs[run.name].train.lr == o["train.lr"]
+    assert len({r.overrides["train.lr"] for r in first.runs}) == 3
 
 
 @pytest.mark.slow
