@@ -133,8 +133,12 @@ def test_rerunning_redoes_only_runs_that_are_not_done(swept, spec, capsys):
     expected = _records(redo)
     shutil.rmtree(redo / "checkpoints" / "2")
     assert swept.status(RUNS[1])["state"] == "pending"
-    assert main(["sweep", str(spec), "--sweeps-dir", str(swept.path.parent)]) == 0
+    # (--max-parallel > 1: the local launcher's processes, each logging to logs/<run>.log)
+    assert main(["sweep", str(spec), "--sweeps-dir", str(swept.path.parent),
+                 "--max-parallel", "2"]) == 0
     assert "3 of 4 run(s) done or running; launching 1" in capsys.readouterr().out
+    assert f"resumed {RUNS[1]} at generation 1/2" in (swept.path / "logs" /
+                                                      f"{RUNS[1]}.log").read_text()
     assert swept.status(RUNS[1])["state"] == "done"
     after = {n: (swept.run_path(n) / "metrics.jsonl").stat().st_mtime_ns for n in RUNS}
     assert [n for n in RUNS if before[n] != after[n]] == [RUNS[1]]
