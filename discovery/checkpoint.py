@@ -24,6 +24,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 CORRUPT_PREFIX = "corrupt-"
 
@@ -85,9 +87,10 @@ class Checkpointer:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
         target = jax.tree.map(ocp.utils.to_shape_dtype_struct, es_state_template)
         with quiet_orbax():
+            params_target = stored_target(self.manager, step, "meta_params")
             r = self.manager.restore(step, args=ocp.args.Composite(
                 es_state=ocp.args.StandardRestore(target),
-                meta_params=ocp.args.StandardRestore(),
+                meta_params=ocp.args.StandardRestore(params_target),
                 meta=ocp.args.JsonRestore()))
         return r.es_state, r.meta_params, r.meta
 
@@ -168,7 +171,9 @@ def load_meta_params(checkpoint_dir: str | Path, step: int | None = None) -> tup
             try:
                 with quiet_orbax():
                     r = manager.restore(s, args=ocp.args.Composite(
-                        meta_params=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
+                        meta_params=ocp.args.StandardRestore(
+                            stored_target(manager, s, "meta_params")),
+                        meta=ocp.args.JsonRestore()))
                 return jax.tree.map(np.asarray, r.meta_params), r.meta
             except Exception as e:  # a damaged step: try the one before
                 if step is not None:
@@ -179,6 +184,19 @@ def load_meta_params(checkpoint_dir: str | Path, step: int | None = None) -> tup
         raise FileNotFoundError(f"no readable checkpoint in {checkpoint_dir}")
     finally:
         manager.close()
+
+
+def stored_target(manager: ocp.CheckpointManager, step: int, item: str) -> Any:
+    """The restore target of `item` at `step`: its stored shapes and dtypes, replicated over
+    this process's devices (not the devices that wrote it), so a checkpoint written on any
+    number of devices or hosts opens on any other."""
+    stored = manager.item_metadata(step)[item]
+    if stored is None:
+        raise ValueError(f"checkpoint {step} has no {item} metadata")
+    sharding = NamedSharding(Mesh(np.asarray(jax.devices()), ("pop",)), P())
+    return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(tuple(leaf.shape), leaf.dtype,
+                                                          sharding=sharding),
+                        getattr(stored, "tree", stored))
 
 
 @contextlib.contextmanager

@@ -156,11 +156,14 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
 
 def _discover(args: argparse.Namespace, held: contextlib.ExitStack) -> int:
+    from discovery.distributed import process_id_hint
     from discovery.rundir import RunDir, check_creatable, check_writable, read_yaml
     from discovery.runlock import RunLock
 
     # Everything that can refuse without jax comes first, so a busy or unwritable run is
-    # refused at once (before the seconds that loading jax takes).
+    # refused at once (before the seconds that loading jax takes). In a multi-host run only
+    # process 0 holds the lock and writes.
+    writer = process_id_hint(args.process_id) == 0
     if args.resume:
         if args.preset or args.config:
             raise ValueError("--resume continues a run with its stored config; drop "
@@ -168,11 +171,17 @@ def _discover(args: argparse.Namespace, held: contextlib.ExitStack) -> int:
                              "the run's checkpoint)")
         path = Path(args.resume).expanduser()
         RunDir.open(path, "discover")  # a run of the right kind with a readable config
-        check_writable(path, "resuming writes metrics and checkpoints into the run")
-        held.enter_context(RunLock(path))
+        if writer:
+            check_writable(path, "resuming writes metrics and checkpoints into the run")
+            held.enter_context(RunLock(path))
     else:
-        check_creatable(args.runs_dir, "runs are written there (choose another --runs-dir)")
+        if writer:
+            check_creatable(args.runs_dir, "runs are written there (choose another "
+                                           "--runs-dir)")
         base_dict = read_yaml(args.config) if args.config else None
+    from discovery.distributed import barrier, initialize, is_main
+
+    distributed = initialize(args.coordinator, args.num_processes, args.process_id)
     _compile_cache(args)
     from discovery.config import DiscoveryConfig, apply_overrides, preset
     from discovery.logging import Trackers
@@ -192,21 +201,30 @@ def _discover(args: argparse.Namespace, held: contextlib.ExitStack) -> int:
         else:
             base = preset(args.preset or "quickstart")
         cfg = apply_overrides(base, args.overrides)
-        name = args.name or f"{args.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run = start_run(cfg, Path(args.runs_dir) / name)
-        held.enter_context(RunLock(run.path))
+        if distributed and not args.name and "SLURM_JOB_ID" not in os.environ:
+            raise ValueError("a multi-host run needs --name (every process opens the same run)")
+        stamp = (f"job{os.environ['SLURM_JOB_ID']}" if distributed and not args.name
+                 else time.strftime('%Y%m%d-%H%M%S'))
+        name = args.name or f"{args.preset or 'run'}-{stamp}"
+        if is_main():
+            run = start_run(cfg, Path(args.runs_dir) / name)
+            held.enter_context(RunLock(run.path))
+        barrier("rldisco-run-created")
+        if not is_main():
+            run = RunDir.open(Path(args.runs_dir) / name, "discover")
     print(f"run directory: {run.path}")
     args.run_path = run.path  # for error messages
     trackers = None
     try:
-        trackers = Trackers(str(run.path), tensorboard=args.tensorboard,
-                            wandb_project=args.wandb_project, config=cfg.to_dict())
+        if is_main():
+            trackers = Trackers(str(run.path), tensorboard=args.tensorboard,
+                                wandb_project=args.wandb_project, config=cfg.to_dict())
         on_idle_stop = _stop_now(args.command) if args.standalone else None
         with StopSignals(on_idle_stop=on_idle_stop) as stop:
             result = run_discovery(cfg, run, resume=bool(args.resume), trackers=trackers,
                                    allow_config_change=args.allow_config_change, stop=stop)
     except Exception as e:
-        if not args.resume and not isinstance(e, Stopped):
+        if not args.resume and not isinstance(e, Stopped) and is_main():
             run.remove_if_empty()  # a start that failed before any work leaves nothing behind
         raise
     finally:
@@ -231,6 +249,71 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     evaluate_run(args.run, envs=args.envs, seeds=args.seeds,
                  total_timesteps=args.total_timesteps, baselines=tuple(args.baselines),
                  seed=args.seed)
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    """`rldisco sweep SPEC.yaml`, `rldisco sweep status DIR`, `rldisco sweep report DIR`."""
+    from discovery.sweep import SweepDir, status_table
+
+    action, rest = (args.target[0], args.target[1:]) if args.target[0] in (
+        "status", "report") else ("launch", args.target)
+    if len(rest) != 1:
+        raise ValueError("usage: rldisco sweep SPEC.yaml | rldisco sweep status DIR | "
+                         "rldisco sweep report DIR")
+    if action == "status":
+        sweep = SweepDir(rest[0])
+        print(status_table([sweep.status(r["run"]) for r in sweep.runs()]))
+        return 0
+    if action == "report":
+        from discovery.sweep_report import write_report
+
+        table, out = write_report(SweepDir(rest[0]))
+        print(table)
+        print(f"report: {out / 'summary.csv'}, plots in {out}")
+        return 0
+    return _launch_sweep(args, rest[0])
+
+
+def _launch_sweep(args: argparse.Namespace, spec_path: str) -> int:
+    from discovery.launch import launch_local, runs_to_launch
+    from discovery.sweep import SweepDir, load_sweep
+
+    if args.max_parallel < 1:
+        raise ValueError(f"--max-parallel must be >= 1, got {args.max_parallel}")
+    spec = load_sweep(spec_path)  # everything is validated before anything launches
+    sweep = SweepDir(Path(args.sweeps_dir) / spec.name)
+    existing = sweep.exists()
+    names = [r.name for r in spec.runs]
+    if args.dry_run:
+        print(f"sweep {spec.name}: {len(names)} run(s) in {sweep.path}")
+        for r in spec.runs:
+            swept = {k: v for k, v in r.overrides.items() if k in (*spec.axes, "seed")}
+            print(f"  {r.name}: " + " ".join(f"{k}={v}" for k, v in swept.items()))
+        if args.launcher == "slurm":
+            from discovery.slurm import submission_script
+
+            print(submission_script(sweep, spec.resources, spec.name, len(names),
+                                    args.max_parallel))
+        return 0
+    sweep.create_or_check(spec)
+    todo = runs_to_launch(sweep) if existing else names
+    print(f"sweep {spec.name}: {len(names) - len(todo)} of {len(names)} run(s) done or "
+          f"running; launching {len(todo)} ({args.launcher}) in {sweep.path}")
+    if not todo:
+        return 0
+    if args.launcher == "slurm":
+        from discovery.slurm import submit
+
+        jobs = submit(sweep, todo, spec.resources, spec.name, args.max_parallel)
+        print(f"submitted job array {jobs[0].job_id.split('_')[0]} ({len(jobs)} task(s)); "
+              f"follow it with: rldisco sweep status {sweep.path}")
+        return 0
+    codes = launch_local(sweep, todo, args.max_parallel)
+    failed = [n for n, rc in codes.items() if rc != 0]
+    if failed:
+        print(f"{len(failed)} run(s) did not finish: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -312,6 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
     p.add_argument("--wandb-project", help="also log to this W&B project")
+    p.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="multi-host: process 0's address (default: detected inside srun)")
+    p.add_argument("--num-processes", type=int, help="multi-host: number of processes")
+    p.add_argument("--process-id", type=int, help="multi-host: this process's index")
     p.add_argument("overrides", nargs="*", help="key=value, e.g. es.population_size=32")
     p.set_defaults(func=_cmd_discover)
 
@@ -326,6 +413,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training horizon (default: the run's); others test temporal awareness")
     p.add_argument("--baselines", nargs="*", default=["ppo", "dpo"])
     p.set_defaults(func=_cmd_evaluate)
+    p = sub.add_parser("sweep", help="launch a sweep file (local or Slurm), or show a "
+                                     "sweep's status / report",
+                       parents=[common, compiling])
+    p.add_argument("target", nargs="+", metavar="SPEC.yaml | status DIR | report DIR")
+    p.add_argument("--launcher", choices=("local", "slurm"), default="local")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the runs (and the Slurm submission script) without launching")
+    p.add_argument("--max-parallel", type=int, default=1,
+                   help="runs at once (local: processes; slurm: the array's parallelism)")
+    p.add_argument("--sweeps-dir", default="sweeps", help="where sweep directories go")
+    p.set_defaults(func=_cmd_sweep)
     return parser
 
 

@@ -8,6 +8,7 @@ module maximises fitness everywhere and negates at the boundary.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,23 +217,30 @@ def make_es_loop(es: Any, es_params: Any, fitness: Any, mesh: Mesh, template: An
     """
     generation = make_generation(es, es_params, fitness, mesh)
 
-    def chunk(state, start, length):
+    @functools.partial(jax.jit, static_argnums=2)
+    def keyed_chunk(state, start, length, k_gen):
         gens = start + jnp.arange(length)
         return jax.lax.scan(lambda s, g: generation(s, jax.random.fold_in(k_gen, g)), state,
                             gens)
+
+    def chunk(state, start, length):
+        # The run's key is an argument, not a constant of the program: runs that differ in
+        # their seed alone share one compiled program (the persistent compilation cache).
+        return keyed_chunk(state, start, length, k_gen)
 
     def records(start: int, log: GenerationLog) -> list[dict[str, Any]]:
         return [generation_record(start + i, log, i, env_names, steps_per_generation)
                 for i in range(len(log.fitness))]
 
     levels_state = fitness.init(k_es)
-    scorer = jax.jit(lambda m, k: fitness.eval(None, m, levels_state, k)[1])
+    scorer = jax.jit(lambda m, k, s: fitness.eval(None, m, s, k)[1])  # nothing seeded inside
 
     def score(meta_params: Any, g: int) -> float:
-        return float(scorer(meta_params, generation_keys(jax.random.fold_in(k_gen, g))[1]))
+        return float(scorer(meta_params, generation_keys(jax.random.fold_in(k_gen, g))[1],
+                            levels_state))
 
     return OuterLoop(init=lambda: (es.init(k_es, template, es_params), levels_state),
-                     chunk=jax.jit(chunk, static_argnums=2),
+                     chunk=chunk,
                      meta_params=lambda state: es.get_mean(state[0]), records=records,
                      score=score)
 

@@ -133,6 +133,16 @@ def _batch_sharding(mesh: Mesh | None):
     return lambda tree: jax.lax.with_sharding_constraint(tree, shard)
 
 
+def _gather(mesh: Mesh | None):
+    """Replicate per-run results on every device before any reduction over runs (seed means,
+    the centre's mean, per-level means), so each reduction runs whole, in one order, whatever
+    the number of devices (a no-op without a mesh)."""
+    if mesh is None:
+        return lambda tree: tree
+    replicated = NamedSharding(mesh, P())
+    return lambda tree: jax.lax.with_sharding_constraint(tree, replicated)
+
+
 def _runs(population: Any | None, center: Any, seeds: int, center_seeds: int, devices: int):
     """Flatten (member, seed) and (centre, seed) runs into one batch, padded to a multiple of
     `devices` with extra centre copies: (meta_params [R], seed index [R], member index [R]
@@ -189,7 +199,7 @@ def make_evaluate(rule: UpdateRule, env_names: tuple[str, ...], cfg: TrainConfig
     with the same key gets the value it gets in the population's call.
     """
     devices = 1 if mesh is None else mesh.devices.size
-    constrain = _batch_sharding(mesh)
+    constrain, gather = _batch_sharding(mesh), _gather(mesh)
     tasks = []
     for name in env_names:
         env, params = envs.make(name)
@@ -206,6 +216,7 @@ def make_evaluate(rule: UpdateRule, env_names: tuple[str, ...], cfg: TrainConfig
         for name, params, train in tasks:
             ret = train(meta, params, run_keys).final_return
             norm = normalize_return(ret, baselines[name]) if name in baselines else ret
+            ret, norm = gather((ret, norm))
             for values, member_out, center_out in ((ret, returns, c_returns),
                                                    (norm, normalized, c_normalized)):
                 m, c = _split(values, size, seeds_per_member, center_seeds, n_members)
@@ -241,7 +252,7 @@ def make_level_evaluate(rule: UpdateRule, env_name: str, cfg: TrainConfig, sourc
     env, _ = envs.make(env_name)
     optimum = envs.family(env_name).optimum(env) if normalize else None
     devices = 1 if mesh is None else mesh.devices.size
-    constrain = _batch_sharding(mesh)
+    constrain, gather = _batch_sharding(mesh), _gather(mesh)
     train = jax.vmap(make_train(env, rule, cfg), in_axes=(0, 0, 0, 0))
     curriculum = isinstance(source, PLR)
     ref_train = None
@@ -289,7 +300,7 @@ def make_level_evaluate(rule: UpdateRule, env_name: str, cfg: TrainConfig, sourc
         meta, params, run_keys, lifetime = constrain((meta, params, keys[seed],
                                                       levels.lifetime[level]))
         ret = train(meta, params, run_keys, lifetime).final_return
-        norm = score(ret, params)
+        ret, norm = gather((ret, score(ret, params)))
         m_ret, c_ret = _split(ret, size, seeds_per_member, center_seeds, n_members)
         m_norm, c_norm = _split(norm, size, seeds_per_member, center_seeds, n_members)
         info = {"normalized": m_norm[:, None], "returns": m_ret[:, None],

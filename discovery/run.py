@@ -28,6 +28,7 @@ from jax.sharding import PartitionSpec as P
 import envs
 from discovery.checkpoint import Checkpointer
 from discovery.config import DiscoveryConfig
+from discovery.distributed import is_main
 from discovery.es import make_es_loop, make_strategy, population_mesh
 from discovery.fitness import (
     Fitness,
@@ -44,7 +45,7 @@ from discovery.memory import check_fits
 from discovery.metagrad import make_metagrad_loop
 from discovery.outer import OuterLoop
 from discovery.resume import restore_for_resume
-from discovery.rundir import RunDir, RunDirError
+from discovery.rundir import ReadOnlyRun, RunDir, RunDirError
 from discovery.runlock import RunLock
 from discovery.signals import NoStop, StopSignals
 from meta_objectives import make_rule
@@ -188,6 +189,9 @@ def run_discovery(cfg: DiscoveryConfig, run: RunDir, *, resume: bool = False,
     (ConfigChangeError) unless `allow_config_change`. With `stop` (an active StopSignals), a
     SIGTERM/SIGINT ends the run at the next safe point with a checkpoint, raising `Stopped`.
     """
+    if not is_main():  # a multi-host run: process 0 holds the lock and writes the files
+        return _run_locked(cfg, ReadOnlyRun(run.path), resume, False, None, lambda _: None,
+                           allow_config_change, stop or NoStop())
     with RunLock(run.path):
         return _run_locked(cfg, run, resume, progress, trackers, echo, allow_config_change,
                            stop or NoStop())
@@ -202,8 +206,7 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
     replicated = NamedSharding(mesh, P())
     # One placement for the fresh, restored and carried state, so that every chunk call has
     # the same input types and the chunk compiles once.
-    place = lambda tree: jax.device_put(  # noqa: E731
-        jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), tree), replicated)
+    place = lambda tree: replicate(tree, replicated)  # noqa: E731
     keys = (k_init, k_outer, k_gen)
     # The loop's state does not depend on the baselines: restore (and refuse a changed config)
     # before computing them.
@@ -296,7 +299,7 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
              f"{cfg.center_seeds} runs)")
     fitness_rows = _stack_rows([np.asarray(r["fitness"], dtype=float) for r in history])
     center = np.asarray([_float(r.get("center_fitness")) for r in history], dtype=float)
-    if len(fitness_rows):
+    if len(fitness_rows) and not isinstance(run, ReadOnlyRun):
         from discovery.plotting import plot_fitness, plot_levels
 
         plot_fitness(fitness_rows, run.plots / "fitness.png", title=run.name,
@@ -304,9 +307,27 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
                      center=center if cfg.center_seeds else None)
         if any("levels" in r for r in history):
             plot_levels(history, run.plots / "levels.png", title=run.name)
-    if cfg.levels.curriculum and cfg.outer == "es":
+    if cfg.levels.curriculum and cfg.outer == "es" and not isinstance(run, ReadOnlyRun):
         save_top_levels(cfg, state[1], run)
     return DiscoveryResult(meta_params, state, fitness_rows, center, final_center)
+
+
+def replicate(tree: Any, sharding: NamedSharding) -> Any:
+    """`tree` as arrays replicated by `sharding`. Over several hosts every process passes the
+    same values and builds its own shards (`device_put` would compare the processes' values,
+    and NaN, which an ES state holds, never equals itself)."""
+    tree = jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), tree)
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+
+    def one(x):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(one(jax.random.key_data(x)),
+                                            impl=jax.random.key_impl(x))
+        host = np.asarray(jax.device_get(x))
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(one, tree)
 
 
 def save_top_levels(cfg: DiscoveryConfig, levels_state: dict, run: RunDir, top: int = 8) -> None:

@@ -246,3 +246,24 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     return value
+
+
+class ReadOnlyRun(RunDir):
+    """A run directory as a process that does not write it sees it (in a multi-host run,
+    every process but 0): reads as usual, writes nothing."""
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        pass
+
+    def write_json(self, name: str, data: Any) -> Path:
+        return self.path / name
+
+    def append_json(self, name: str, record: dict[str, Any]) -> None:
+        pass
+
+    def log(self, record: dict[str, Any]) -> None:
+        pass
+
+    def truncate_metrics(self, keep: Callable[[dict[str, Any]], bool],
+                         on_partial: Callable[[str], None] = warn) -> int:
+        return 0

@@ -78,6 +78,25 @@ class RunLock:
         self.release()
 
 
+def is_locked(run_path: str | Path) -> bool:
+    """Whether a live process (this one included) holds the run's lock; probes without taking
+    it for long and without writing the lock file."""
+    path = Path(run_path).expanduser().resolve() / LOCK_FILE
+    if path in _held:
+        return True
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # (closing drops a lock taken here)
+    return False
+
+
 def describe_holder(lock_path: Path) -> str:
     """`pid 123 on host-a since 2025-01-01 12:00:00 (rldisco discover ...)`, as far as known."""
     for _ in range(20):  # the holder truncates, then writes: wait out that short window

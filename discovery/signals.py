@@ -29,7 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-EXIT_CODES = {signal.SIGTERM: 75, signal.SIGINT: 130}
+# SIGUSR2 is what submitit asks Slurm to send before a time limit or preemption: a SIGTERM.
+EXIT_CODES = {signal.SIGTERM: 75, signal.SIGUSR2: 75, signal.SIGINT: 130}
 POLL_SECONDS = 0.01
 
 
@@ -50,7 +51,7 @@ class StopSignals:
     signals keep their previous behaviour.
     """
 
-    def __init__(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
+    def __init__(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT),
                  on_idle_stop: Callable[[Stopped], None] | None = None):
         self.signals = signals
         self.on_idle_stop = on_idle_stop

@@ -30,6 +30,8 @@ FILE_COST = {
     "test_discovery_resume.py": 300,
     "test_curriculum.py": 260,
     "test_evaluate.py": 250,
+    "test_sweep.py": 200,
+    "test_distributed.py": 300,
     "test_brax_env.py": 200,
     "test_lpg.py": 150,
     "test_manipulation.py": 120,

@@ -11,6 +11,7 @@ FAULT is one of (N counts calls within this process, from 1):
   kill-in-checkpoint:N   SIGKILL while the N-th checkpoint is being written (after orbax started)
   kill-in-chunk:N        SIGKILL while the N-th chunk is computed
   term-in-chunk:N        SIGTERM while the N-th chunk is computed
+  usr2-in-chunk:N        SIGUSR2 (Slurm's warning through submitit) while the N-th chunk runs
   int-in-chunk:N         SIGINT while the N-th chunk is computed
 
 The faults patch the library from outside, so the product carries no fault hooks. Tests that
@@ -48,14 +49,29 @@ def _nth(n: int):
 
 def install(fault: str, patch: Callable[[Any, str, Any], None] = setattr) -> None:
     """Patch the library so that `fault` happens (`patch(owner, name, value)` sets attributes)."""
-    import discovery.checkpoint as checkpoint
-    import discovery.run as run
-    import discovery.rundir as rundir
-    import discovery.signals as signals
-
     name, _, arg = fault.partition(":")
     if name == "none":
         return
+    import discovery.signals as signals  # (imports no jax: a multi-host run starts after)
+
+    if name in ("kill-in-chunk", "term-in-chunk", "int-in-chunk", "usr2-in-chunk"):
+        hit, real_wait = _nth(int(arg)), signals.StopSignals.wait
+
+        def wait(self, tree):
+            if not hit():
+                return real_wait(self, tree)
+            if name == "kill-in-chunk":
+                _die()
+            os.kill(os.getpid(), {"term-in-chunk": signal.SIGTERM,
+                                  "usr2-in-chunk": signal.SIGUSR2}.get(name, signal.SIGINT))
+            return False  # what `wait` answers when a stop arrives with the chunk in flight
+
+        patch(signals.StopSignals, "wait", wait)
+        return
+    import discovery.checkpoint as checkpoint
+    import discovery.run as run
+    import discovery.rundir as rundir
+
     if name == "kill-in-baselines":
         patch(run, "compute_baselines", lambda *args, **kwargs: _die())
     elif name in ("kill-in-compile", "int-in-compile"):
@@ -100,18 +116,6 @@ def install(fault: str, patch: Callable[[Any, str, Any], None] = setattr) -> Non
             _die()
 
         patch(checkpoint.Checkpointer, "save", save)
-    elif name in ("kill-in-chunk", "term-in-chunk", "int-in-chunk"):
-        hit, real_wait = _nth(int(arg)), signals.StopSignals.wait
-
-        def wait(self, tree):
-            if not hit():
-                return real_wait(self, tree)
-            if name == "kill-in-chunk":
-                _die()
-            os.kill(os.getpid(), signal.SIGTERM if name == "term-in-chunk" else signal.SIGINT)
-            return False  # what `wait` answers when a stop arrives with the chunk in flight
-
-        patch(signals.StopSignals, "wait", wait)
     else:
         raise SystemExit(f"unknown fault {fault!r}")
 

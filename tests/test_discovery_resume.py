@@ -171,18 +171,37 @@ def test_a_run_killed_and_stopped_at_every_stage_ends_as_if_never_interrupted(
     assert f"done: {GENERATIONS} generations" in log
 
 
-def test_population_sharded_over_four_devices_equals_one_device(runs_dir, reference):
-    """Three generations on four devices (a resume with no checkpoint of a copy of the
-    reference's config and baselines, so no baseline is recomputed)."""
+def test_four_devices_give_bit_identical_runs_and_checkpoints_open_on_one(
+        runs_dir, reference, capsys, monkeypatch):
+    """Four generations on four forced host devices (a resume with no checkpoint of a copy of
+    the reference's config and baselines, so no baseline is recomputed) give the reference's
+    fitness and meta-parameters bit for bit; their checkpoint then opens, evaluates and
+    resumes to the end in this one-device process, still bit-identical."""
+    assert jax.device_count() == 1
     run = runs_dir / "four"
     run.mkdir()
     for name in ("config.yaml", "baselines.json"):
         (run / name).write_text((reference / name).read_text())
-    rc, log = _run(runs_dir, "four", "none", "--resume", str(run), "generations=3",
+    rc, log = _run(runs_dir, "four", "none", "--resume", str(run), "generations=4",
                    env={"XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
                                         "--xla_force_host_platform_device_count=4"})
     assert rc == 0, log[-3000:]
     assert "sharded over 4 cpu device(s)" in log
-    np.testing.assert_allclose([r["fitness"] for r in _records(run)],
-                               [r["fitness"] for r in _records(reference)[:3]],
-                               rtol=1e-5, atol=1e-6)
+    expected = _records(reference)
+    assert [r["fitness"] for r in _records(run)] == [r["fitness"] for r in expected[:4]]
+    four, meta = load_meta_params(run / "checkpoints")
+    assert meta["generation"] == 4
+    jax.tree.map(np.testing.assert_array_equal, four,
+                 load_meta_params(reference / "checkpoints", step=4)[0])
+
+    assert main(["evaluate", str(run), "--envs", "CartPole-v1", "--seeds", "1",
+                 "--baselines", "--total-timesteps", "192"]) == 0
+    assert "| CartPole-v1 | discovered | 1 |" in capsys.readouterr().out
+
+    rc, log = _in_process(capsys, monkeypatch, "none", "--resume", str(run),
+                          f"generations={GENERATIONS}")
+    assert rc == 0, log[-3000:]
+    assert "sharded over 1 cpu device(s)" in log
+    assert [r["fitness"] for r in _records(run)] == [r["fitness"] for r in expected]
+    jax.tree.map(np.testing.assert_array_equal, load_meta_params(run / "checkpoints")[0],
+                 load_meta_params(reference / "checkpoints")[0])
