@@ -22,6 +22,8 @@ from discovery import errors
 def _cmd_envs(args: argparse.Namespace) -> int:
     import envs
 
+    if args.spaces:
+        return _list_spaces(args.family)
     names = envs.registered_names()
     if args.family:
         names = [n for n in names if n.startswith(args.family)]
@@ -35,6 +37,19 @@ def _cmd_envs(args: argparse.Namespace) -> int:
             print(f"{name:34s} {str(tuple(obs)):>16s}  {act_s}")
         except Exception as e:  # a family whose optional pieces fail to load still lists
             print(f"{name:34s} {'unavailable':>16s}  ({type(e).__name__}: {e})")
+    return 0
+
+
+def _list_spaces(family: str | None) -> int:
+    """`rldisco envs --spaces`: every named uncertainty set with its ranges (absolute values)."""
+    from environment_design.spaces import SPECS
+
+    print(f"{'set':22s} {'environment':26s} dimensions [low, high] (source)")
+    for name, set_spec in SPECS.items():
+        if family and not set_spec.env.startswith(family):
+            continue
+        dims = "; ".join(f"{d.label} [{d.low:g}, {d.high:g}]" for d in set_spec.dims)
+        print(f"{name:22s} {set_spec.env:26s} {dims} ({set_spec.source})")
     return 0
 
 
@@ -273,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("envs", help="list every registered environment with its spaces",
                        parents=[common])
     p.add_argument("--family", help="only names starting with this (e.g. brax/)")
+    p.add_argument("--spaces", action="store_true",
+                   help="list the named uncertainty sets (robust-eval, worst-case, iwocs)")
     p.set_defaults(func=_cmd_envs)
 
     p = sub.add_parser("train", help="train agents with a fixed rule on one environment",
