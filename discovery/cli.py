@@ -249,6 +249,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_robust_eval(args: argparse.Namespace) -> int:
+    from environment_design.spaces import spec
+
+    spec(args.space)  # an unknown set fails before jax loads, listing the known ones
+    _compile_cache(args)
+    from discovery.robust_eval import robust_eval_run
+
+    robust_eval_run(args.run, args.space, points=args.grid, seeds=args.seeds,
+                    episodes=args.episodes, seed=args.seed)
+    return 0
+
+
 def _stop_now(command: str):
     """What a stop with nothing unsaved does (from the signal watcher): say so and exit."""
 
@@ -343,6 +355,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training horizon (default: the run's); others test temporal awareness")
     p.add_argument("--baselines", nargs="*", default=["ppo", "dpo"])
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("robust-eval", help="worst-case and mean return of a run over an "
+                                           "uncertainty set's grid (rldisco envs --spaces)",
+                       parents=[common, compiling])
+    p.add_argument("run", help="a train run (its saved agents) or a discovery run (fresh "
+                               "agents trained at every point, against PPO)")
+    p.add_argument("--space", required=True, help="a named uncertainty set")
+    p.add_argument("--grid", type=int, default=10,
+                   help="points per dimension, both bounds included (RRLS: 10)")
+    p.add_argument("--seeds", type=int, help="agents: a train run's first N saved ones "
+                                             "(default all); a discovery run's per point (4)")
+    p.add_argument("--episodes", type=int, default=16,
+                   help="evaluation episodes per agent and point (train runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_robust_eval)
     return parser
 
 
