@@ -261,6 +261,19 @@ def _cmd_robust_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_worst_case(args: argparse.Namespace) -> int:
+    from environment_design.spaces import spec
+
+    spec(args.space)
+    _compile_cache(args)
+    from discovery.robust_eval import worst_case_run
+
+    worst_case_run(args.run, args.space, points=args.grid, population=args.population,
+                   generations=args.generations, seeds=args.seeds, episodes=args.episodes,
+                   seed=args.seed)
+    return 0
+
+
 def _stop_now(command: str):
     """What a stop with nothing unsaved does (from the signal watcher): say so and exit."""
 
@@ -370,6 +383,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluation episodes per agent and point (train runs)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_robust_eval)
+
+    p = sub.add_parser("worst-case", help="CMA-ES search for a train run's worst-case "
+                                          "dynamics in an uncertainty set, next to the grid's",
+                       parents=[common, compiling])
+    p.add_argument("run", help="a train run (its saved agents)")
+    p.add_argument("--space", required=True, help="a named uncertainty set")
+    p.add_argument("--grid", type=int, default=10, help="points per dimension of the grid")
+    p.add_argument("--population", type=int, default=8, help="CMA-ES population")
+    p.add_argument("--generations", type=int, default=12, help="CMA-ES generations")
+    p.add_argument("--seeds", type=int, help="the run's first N saved agents (default all)")
+    p.add_argument("--episodes", type=int, default=16,
+                   help="evaluation episodes per agent and candidate")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_worst_case)
     return parser
 
 

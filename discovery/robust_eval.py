@@ -158,7 +158,8 @@ def _point(uset: UncertaintySet, values: list[float]) -> str:
     return ", ".join(f"{label} {v:.3g}" for label, v in zip(uset.labels, values, strict=True))
 
 
-def _eval_trained(run, uset, points, seeds, episodes, key, echo):
+def _trained_score(run, uset, seeds, episodes):
+    """(score_fn -> [agents], rule name, number of agents) of a train run's saved agents."""
     from discovery.agent_store import load_agent
     from meta_objectives import make_rule
 
@@ -170,14 +171,64 @@ def _eval_trained(run, uset, points, seeds, episodes, key, echo):
         if seeds > n:
             raise ValueError(f"--seeds {seeds}: the run saved {n} agents")
         params, stats = jax.tree.map(lambda x: x[:seeds], (params, stats))
+        n = seeds
     label = config["rule"]
-    echo(f"{run.name}: {min(n, seeds or n)} saved {label} agents x {episodes} episodes on "
-         f"{points}^{uset.dim} points of {uset.name}")
     score = agent_score_fn(uset, train_config_from_dict(config["train"]), make_rule(label),
                            params, stats, episodes)
+    return score, label, n
+
+
+def _eval_trained(run, uset, points, seeds, episodes, key, echo):
+    score, label, n = _trained_score(run, uset, seeds, episodes)
+    echo(f"{run.name}: {n} saved {label} agents x {episodes} episodes on "
+         f"{points}^{uset.dim} points of {uset.name}")
     result = evaluate_grid(score, uset, points, key)
     return {"run": str(run.path), "kind": "train", "label": label,
             "rules": {label: grid_summary(result)}, "_result": result}, {label: result.returns}
+
+
+def worst_case_run(run_path: str | Path, space: str, *, points: int = 10,
+                   population: int = 8, generations: int = 12, seeds: int | None = None,
+                   episodes: int = 16, seed: int = 0,
+                   echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """CMA-ES worst-case search of a train run's agents (their mean return) over `space`,
+    next to the grid's worst case; both score with the same key. Writes
+    `eval/worst_case_<space>.json` and returns it."""
+    from discovery.rundir import RunDir, check_writable
+    from environment_design.iwocs import WorstCaseSearch
+
+    run = RunDir.open(run_path, "train")
+    check_writable(run.path, "worst-case writes eval/ into the run")
+    uset = make_space(space)
+    search = WorstCaseSearch(uset.dim, population=population, generations=generations)
+    score, label, n = _trained_score(run, uset, seeds, episodes)
+    mean_score = lambda params, key: score(params, key).mean()  # noqa: E731
+    k_search, k_eval = jax.random.split(jax.random.key(seed))
+    echo(f"{run.name}: worst case of {n} {label} agents over {uset.name} "
+         f"(CMA-ES {population} x {generations}; grid {points}^{uset.dim})")
+    found = jax.jit(lambda k: search.run(mean_score, uset, k, k_eval))(k_search)
+    grid = evaluate_grid(mean_score, uset, points, k_eval)
+    i = int(grid.argmin)
+    report = {
+        "run": str(run.path), "space": space, "agents": n, "episodes": episodes,
+        "search": {"worst_return": float(found.score),
+                   "worst_point": np.asarray(found.values).tolist(),
+                   "evaluations": int(found.evaluations),
+                   "best_trace": np.asarray(found.best_trace).tolist(),
+                   "mean_trace": np.asarray(found.mean_trace).tolist(),
+                   "sigma_trace": np.asarray(found.sigma_trace).tolist()},
+        "grid": {"worst_return": float(grid.worst), "worst_point": grid.values[i].tolist(),
+                 "evaluations": len(grid.returns), "points_per_dim": points}}
+    run.eval_dir.mkdir(parents=True, exist_ok=True)
+    path = run.eval_dir / f"worst_case_{space}.json"
+    path.write_text(json.dumps(report, indent=2))
+    s, g = report["search"], report["grid"]
+    echo(f"  CMA-ES: worst return {s['worst_return']:.2f} at "
+         f"{_point(uset, s['worst_point'])} ({s['evaluations']} evaluations)")
+    echo(f"  grid:   worst return {g['worst_return']:.2f} at "
+         f"{_point(uset, g['worst_point'])} ({g['evaluations']} evaluations)")
+    echo(f"wrote {path}")
+    return report
 
 
 def _eval_discovered(run, uset, points, seeds, key, echo):

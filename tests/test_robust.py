@@ -89,3 +89,8 @@ def test_rldisco_robust_eval_on_a_trained_run(tmp_path, capsys):
     assert (run / "plots" / "robust_cartpole-2d.png").stat().st_size > 0
     assert main(["robust-eval", str(run), "--space", "hopper-1d"]) == 2
     assert "sets over CartPole-v1: cartpole-1d" in capsys.readouterr().err
+    assert main(["worst-case", str(run), "--space", "cartpole-2d", "--grid", "4",
+                 "--population", "4", "--generations", "3", "--episodes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "CMA-ES: worst return" in out and "(12 evaluations)" in out
+    assert "(16 evaluations)" in out
