@@ -80,8 +80,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     run = RunDir.create(Path(args.runs_dir) / name, "train", {
         "env": args.env, "rule": args.rule, "seeds": args.seeds, "seed": args.seed,
         "preset": preset, "train": _asdict(cfg),
-        **({"levels": _asdict(levels_cfg)} if levels_cfg is not None else {})})
+        **({"levels": _asdict(levels_cfg)} if levels_cfg is not None else {}),
+        **({"levels_kind": "iwocs", "space": args.space, "iterations": args.iterations}
+           if args.levels == "iwocs" else {})})
     print(f"run directory: {run.path}")
+    if args.levels == "iwocs":
+        return _train_iwocs(args, run, rule, cfg)
     if levels_cfg is not None:
         return _train_on_levels(args, run, rule, cfg, levels_cfg)
 
@@ -108,7 +112,14 @@ def _levels_config(args: argparse.Namespace):
     """The `--levels` curriculum of `rldisco train` (None: the env's own fixed level)."""
     from discovery.levels import LevelsConfig
 
-    if args.levels == "fixed":
+    if args.space is not None and args.levels not in ("dr", "iwocs"):
+        raise ValueError(f"--space is for --levels dr or iwocs, got --levels {args.levels}")
+    if args.levels == "iwocs" and args.space is None:
+        raise ValueError("--levels iwocs needs --space (an uncertainty set: rldisco envs "
+                         "--spaces)")
+    if args.levels in ("fixed", "iwocs"):
+        if args.levels == "iwocs" and args.seeds != 1:
+            raise ValueError("--levels iwocs trains one agent; use --seed for other runs")
         return None
     if args.seeds != 1:
         raise ValueError("--levels trains one agent (its curriculum adapts to it); use "
@@ -116,7 +127,45 @@ def _levels_config(args: argparse.Namespace):
     score = args.score or ("random" if args.levels == "dr" else "pvl")
     return LevelsConfig(kind="sampled" if args.levels == "dr" else args.levels, score=score,
                         buffer_size=args.buffer_size, robust=args.robust,
-                        minimum_fill_ratio=args.min_fill)
+                        minimum_fill_ratio=args.min_fill, space=args.space)
+
+
+def _train_iwocs(args, run, rule, cfg) -> int:
+    """`rldisco train --levels iwocs --space NAME`: one agent trained on a growing set of
+    worst-case models; metrics per iteration, a plot, the agent and the set."""
+    import jax
+
+    from discovery.agent_store import save_agent
+    from discovery.iwocs_train import IwocsConfig, train_iwocs
+    from discovery.plotting import plot_curves
+    from environment_design.spaces import make_space
+
+    uset = make_space(args.space)
+    if uset.spec.env != args.env:
+        raise ValueError(f"--space {args.space} is a set over {uset.spec.env}, not {args.env}")
+    icfg = IwocsConfig(iterations=args.iterations)
+    run.write_json("iwocs.json", {"space": args.space, **_asdict(icfg)})
+    state, rows, iw = train_iwocs(uset, rule, cfg, icfg, jax.random.key(args.seed),
+                                  checkpoint_dir=run.checkpoints,
+                                  on_iteration=lambda i, row: run.log(row))
+    save_agent(run.path / "agent", jax.tree.map(lambda x: x[None], state.agent.params),
+               jax.tree.map(lambda x: x[None], state.agent.obs_stats))
+    models = np.asarray(jax.vmap(uset.values)(state.levels["unit"]))[:int(state.levels["count"])]
+    run.write_json("eval/iwocs_set.json", {
+        "labels": list(uset.labels), "models": models.tolist(),
+        "returns": np.asarray(state.levels["returns"])[:len(models)].tolist(),
+        "iterations": rows})
+    x = np.asarray([r["iteration"] for r in rows])
+    png = plot_curves({"search worst case": np.asarray([[r["search_worst"] for r in rows]]),
+                       "worst-case estimate (set)": np.asarray([[r["estimate"] for r in rows]]),
+                       "training return": np.asarray([[r["train_return"] for r in rows]])},
+                      x, run.plots / "iwocs.png", title=f"{args.env} IWOCS on {args.space}",
+                      xlabel="iteration")
+    last = rows[-1]
+    print(f"IWOCS: {len(rows)} iterations, {last['models']} models; worst-case estimate "
+          f"{last['estimate']:.2f}, last search worst {last['search_worst']:.2f}; plot {png}; "
+          f"agent: {run.path / 'agent'} (rldisco robust-eval {run.path} --space {args.space})")
+    return 0
 
 
 def _train_on_levels(args, run, rule, cfg, levels_cfg) -> int:
@@ -328,9 +377,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-envs", type=int)
     p.add_argument("--num-steps", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--levels", choices=("fixed", "dr", "plr", "accel"), default="fixed",
+    p.add_argument("--levels", choices=("fixed", "dr", "plr", "accel", "iwocs"),
+                   default="fixed",
                    help="train on the env's own level (fixed), on levels drawn from its level "
-                        "distribution or ParamSpace (dr), or with a curriculum (plr, accel)")
+                        "distribution or ParamSpace (dr; or from --space), with a curriculum "
+                        "(plr, accel), or on a growing worst-case set of --space (iwocs)")
+    p.add_argument("--space", help="an uncertainty set (rldisco envs --spaces) for --levels "
+                                   "dr or iwocs")
+    p.add_argument("--iterations", type=int, default=8,
+                   help="IWOCS iterations (the budget is split evenly over them)")
     p.add_argument("--score", choices=("pvl", "maxmc", "l1", "random"),
                    help="how a curriculum scores levels (default: pvl; dr: random)")
     p.add_argument("--buffer-size", type=int, default=4000, help="PLR / ACCEL level buffer")

@@ -98,3 +98,101 @@ class WorstCaseSearch:
             generation, init, jax.random.split(k_loop, self.generations))
         return SearchResult(best_u, uset.values(best_u), best, best_trace, mean_trace,
                             sigma_trace, jnp.int32(self.evaluations))
+
+
+class WorstCaseSet:
+    """IWOCS's growing finite set of dynamics models, as a `LevelSource`.
+
+    State (fixed shapes, `capacity` slots): `unit` [K, d] the models (unit-cube points),
+    `count` how many slots are filled, `returns` [K] the current policy's return on each model
+    (set by `reweight`), `iteration`, `estimate` (the worst-case estimate, see `record`) and
+    per-iteration traces `set_worst` / `search_worst` [K] (NaN until written).
+
+    On-policy adaptation of IWOCS (the paper trains SAC against the minimum over per-model
+    critics): `sample` draws each environment's model from the set with probabilities
+    `(1 - uniform) * softmax(-(R - min R) / (temperature * spread)) + uniform / count`, where R
+    are the policy's last returns per model and `spread` their range. The worst models get most
+    of the rollouts, so the policy-gradient step is close to a step on the minimum, while every
+    model keeps some weight, so a model stays learnable once it stops being the worst (a hard
+    minimum would feed an on-policy learner a single model and forget the others). `update`
+    does nothing: the set changes only between iterations (`add`, `reweight`, `record`).
+    """
+
+    def __init__(self, uset: UncertaintySet, capacity: int, lifetime: int,
+                 temperature: float = 0.25, uniform: float = 0.2,
+                 start: jax.Array | None = None):
+        if not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"WorstCaseSet.capacity must be a positive integer, got "
+                             f"{capacity!r}")
+        if not 0 < temperature < float("inf"):
+            raise ValueError(f"WorstCaseSet.temperature must be > 0, got {temperature!r}")
+        if not 0 <= uniform <= 1:
+            raise ValueError(f"WorstCaseSet.uniform must be in [0, 1], got {uniform!r}")
+        self.uset = uset
+        self.capacity = capacity
+        self.lifetime = int(lifetime)
+        self.temperature = float(temperature)
+        self.uniform = float(uniform)
+        nominal = (uset.nominal - uset.low) / (uset.high - uset.low)
+        self.start = jnp.clip(jnp.asarray(nominal if start is None else start, jnp.float32),
+                              0.0, 1.0)
+
+    def init(self, key: jax.Array) -> dict[str, Any]:
+        """The set holds one model: the nominal dynamics (projected onto the set)."""
+        nan = jnp.full((self.capacity,), jnp.nan, jnp.float32)
+        return {"unit": jnp.tile(self.start, (self.capacity, 1)), "count": jnp.int32(1),
+                "returns": jnp.zeros((self.capacity,), jnp.float32),
+                "iteration": jnp.int32(0), "estimate": jnp.float32(jnp.inf),
+                "set_worst": nan, "search_worst": nan}
+
+    def weights(self, state: dict[str, Any]) -> jax.Array:
+        """Sampling probabilities of the slots ([K]; zero on empty slots)."""
+        valid = jnp.arange(self.capacity) < state["count"]
+        r = jnp.where(valid, state["returns"], jnp.inf)
+        low = r.min()
+        spread = jnp.maximum(jnp.where(valid, r, low).max() - low, 1e-6)
+        logits = jnp.where(valid, -(r - low) / (self.temperature * spread), -jnp.inf)
+        soft = jax.nn.softmax(logits)
+        return (1 - self.uniform) * soft + self.uniform * valid / state["count"]
+
+    def sample(self, state: dict[str, Any], key: jax.Array, n: int):
+        from envs.params import Level
+
+        index = jax.random.choice(key, self.capacity, (n,), p=self.weights(state))
+        params = jax.vmap(self.uset.from_unit)(state["unit"][index])
+        return state, Level(params=params, lifetime=jnp.full((n,), self.lifetime, jnp.int32))
+
+    def update(self, state: dict[str, Any], key: jax.Array, levels: Any, scores: jax.Array,
+               extras: dict[str, jax.Array]) -> dict[str, Any]:
+        return state
+
+    def models(self, state: dict[str, Any]) -> Any:
+        """EnvParams of every slot ([K]; slots past `count` repeat the start model)."""
+        return jax.vmap(self.uset.from_unit)(state["unit"])
+
+    def reweight(self, state: dict[str, Any], returns: jax.Array) -> dict[str, Any]:
+        """Store the current policy's return on each model ([K]; empty slots ignored)."""
+        valid = jnp.arange(self.capacity) < state["count"]
+        return {**state, "returns": jnp.where(valid, returns, 0.0).astype(jnp.float32)}
+
+    def add(self, state: dict[str, Any], unit: jax.Array) -> dict[str, Any]:
+        """Append a model (a unit-cube point); a full set replaces its last slot."""
+        slot = jnp.minimum(state["count"], self.capacity - 1)
+        return {**state, "unit": state["unit"].at[slot].set(jnp.clip(unit, 0.0, 1.0)),
+                "count": jnp.minimum(state["count"] + 1, self.capacity)}
+
+    def record(self, state: dict[str, Any], set_worst: jax.Array,
+               search_worst: jax.Array) -> dict[str, Any]:
+        """Close an iteration: its policy's lowest return on the set's models (`set_worst`)
+        and the search's worst case (`search_worst`).
+
+        The worst-case estimate is IWOCS's upper bound on the robust return: the lowest return
+        seen on the set's models, `estimate_i = min(estimate_{i-1}, set_worst_i)`; the set
+        only grows, so the estimate never increases (a policy that improves on the old models
+        does not raise it: the set keeps the models it failed on).
+        """
+        i = jnp.minimum(state["iteration"], self.capacity - 1)
+        return {**state, "iteration": state["iteration"] + 1,
+                "estimate": jnp.minimum(state["estimate"], set_worst),
+                "set_worst": state["set_worst"].at[i].set(set_worst),
+                "search_worst": state["search_worst"].at[i].set(search_worst)}

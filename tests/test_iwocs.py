@@ -62,3 +62,81 @@ def test_search_settings_are_checked_by_name():
     with pytest.raises(ValueError, match="dim is 2, the set 'pendulum-1d' has 1"):
         WorstCaseSearch(2).run(lambda p, k: 0.0, make_space("pendulum-1d"),
                                jax.random.key(0), jax.random.key(0))
+
+
+# ----------------------------------------------------------------------------- the set
+def _set_with(returns):
+    from environment_design.iwocs import WorstCaseSet
+
+    source = WorstCaseSet(make_space("cartpole-2d"), capacity=5, lifetime=7)
+    state = source.init(jax.random.key(0))
+    for u in ([0.0, 0.0], [1.0, 1.0]):
+        state = source.add(state, jnp.asarray(u))
+    return source, source.reweight(state, jnp.asarray(returns, jnp.float32))
+
+
+def test_worst_case_set_weights_the_worst_model_up_and_ignores_empty_slots():
+    source, state = _set_with([100.0, 20.0, 60.0, 999.0, 999.0])
+    w = np.asarray(source.weights(state))
+    assert int(state["count"]) == 3 and w[3:].sum() == 0
+    np.testing.assert_allclose(w.sum(), 1.0, rtol=1e-6)
+    assert w[1] > w[2] > w[0] >= source.uniform / 3 - 1e-6  # worst first, all kept
+    _, levels = source.sample(state, jax.random.key(1), 4000)
+    lengths = np.asarray(levels.params.length)
+    models = np.asarray(jax.vmap(source.uset.values)(state["unit"][:3]))[:, 0]
+    freq = np.asarray([(np.abs(lengths - m) < 1e-6).mean() for m in models])
+    np.testing.assert_allclose(freq, w[:3], atol=0.03)
+    np.testing.assert_array_equal(levels.lifetime[:3], [7, 7, 7])
+
+
+def test_worst_case_set_starts_at_the_nominal_model_and_the_estimate_never_increases():
+    source, state = _set_with([0.0] * 5)
+    np.testing.assert_allclose(source.uset.values(state["unit"][0]), [0.5, 0.1], rtol=1e-6)
+    estimates = []
+    for set_worst in (50.0, 30.0, 40.0, 10.0):
+        state = source.record(state, jnp.float32(set_worst), jnp.float32(set_worst + 1))
+        estimates.append(float(state["estimate"]))
+    assert estimates == [50.0, 30.0, 30.0, 10.0]
+    np.testing.assert_array_equal(state["set_worst"][:4], [50.0, 30.0, 40.0, 10.0])
+
+
+# ----------------------------------------------------------------------------- training
+@pytest.fixture(scope="module")
+def iwocs_runs(tmp_path_factory):
+    """IWOCS on cartpole-2d for 3 iterations, straight through and killed after 1 (the
+    checkpoint directory is all that survives), then resumed."""
+    from discovery.inner import TrainConfig
+    from discovery.iwocs_train import IwocsConfig, train_iwocs
+    from meta_objectives import make_rule
+
+    uset = make_space("cartpole-2d")
+    cfg = TrainConfig(num_envs=8, num_steps=32, total_timesteps=8 * 32 * 6, update_epochs=1,
+                      num_minibatches=2)
+    icfg = IwocsConfig(iterations=3, population=4, generations=3, episodes=4, patience=3)
+    root = tmp_path_factory.mktemp("iwocs")
+    args = (uset, make_rule("ppo"), cfg, icfg, jax.random.key(0))
+    straight = train_iwocs(*args, checkpoint_dir=root / "a", progress=False)
+    train_iwocs(*args, checkpoint_dir=root / "b", progress=False, stop_after=1)
+    resumed = train_iwocs(*args, checkpoint_dir=root / "b", progress=False)
+    return straight, resumed
+
+
+@pytest.mark.slow
+def test_iwocs_set_grows_and_its_worst_case_estimate_never_increases(iwocs_runs):
+    (state, rows, _), _ = iwocs_runs
+    assert [r["models"] for r in rows] == [2, 3, 4]
+    estimates = [r["estimate"] for r in rows]
+    assert all(b <= a for a, b in zip(estimates, estimates[1:], strict=False))
+    assert all(r["estimate"] <= r["set_worst"] for r in rows)
+    assert int(state.levels["iteration"]) == 3
+
+
+@pytest.mark.slow
+def test_iwocs_resumes_bit_identically_from_its_checkpoint(iwocs_runs):
+    (state_a, rows_a, _), (state_b, rows_b, _) = iwocs_runs
+    assert rows_a == rows_b
+    from discovery.iwocs_train import to_saveable
+
+    leaves_a, leaves_b = (jax.tree.leaves(to_saveable(s)) for s in (state_a, state_b))
+    for a, b in zip(leaves_a, leaves_b, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
