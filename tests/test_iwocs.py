@@ -101,23 +101,50 @@ def test_worst_case_set_starts_at_the_nominal_model_and_the_estimate_never_incre
 
 
 # ----------------------------------------------------------------------------- training
-@pytest.fixture(scope="module")
-def iwocs_runs(tmp_path_factory):
-    """IWOCS on cartpole-2d for 3 iterations, straight through and killed after 1 (the
-    checkpoint directory is all that survives), then resumed."""
+def _iwocs_args():
+    """IWOCS on cartpole-2d, 3 iterations of 2 tiny PPO updates (shared with the subprocess
+    that is killed)."""
     from discovery.inner import TrainConfig
-    from discovery.iwocs_train import IwocsConfig, train_iwocs
+    from discovery.iwocs_train import IwocsConfig
     from meta_objectives import make_rule
 
-    uset = make_space("cartpole-2d")
     cfg = TrainConfig(num_envs=8, num_steps=32, total_timesteps=8 * 32 * 6, update_epochs=1,
                       num_minibatches=2)
     icfg = IwocsConfig(iterations=3, population=4, generations=3, episodes=4, patience=3)
+    return make_space("cartpole-2d"), make_rule("ppo"), cfg, icfg, jax.random.key(0)
+
+
+_KILLED_RUN = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from test_iwocs import _iwocs_args
+from discovery.iwocs_train import train_iwocs
+
+def kill(i, row):
+    os.kill(os.getpid(), signal.SIGKILL)  # right after the first iteration's checkpoint
+
+train_iwocs(*_iwocs_args(), checkpoint_dir={ckpt!r}, progress=False, on_iteration=kill)
+"""
+
+
+@pytest.fixture(scope="module")
+def iwocs_runs(tmp_path_factory):
+    """IWOCS straight through, and in a process SIGKILLed after its first iteration (its
+    checkpoint directory is all that survives) then resumed here."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from discovery.iwocs_train import train_iwocs
+
     root = tmp_path_factory.mktemp("iwocs")
-    args = (uset, make_rule("ppo"), cfg, icfg, jax.random.key(0))
-    straight = train_iwocs(*args, checkpoint_dir=root / "a", progress=False)
-    train_iwocs(*args, checkpoint_dir=root / "b", progress=False, stop_after=1)
-    resumed = train_iwocs(*args, checkpoint_dir=root / "b", progress=False)
+    straight = train_iwocs(*_iwocs_args(), checkpoint_dir=root / "a", progress=False)
+    code = _KILLED_RUN.format(tests=str(Path(__file__).parent), ckpt=str(root / "b"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=os.environ.copy(), cwd=Path(__file__).parent.parent)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    resumed = train_iwocs(*_iwocs_args(), checkpoint_dir=root / "b", progress=False)
     return straight, resumed
 
 
@@ -132,7 +159,7 @@ def test_iwocs_set_grows_and_its_worst_case_estimate_never_increases(iwocs_runs)
 
 
 @pytest.mark.slow
-def test_iwocs_resumes_bit_identically_from_its_checkpoint(iwocs_runs):
+def test_iwocs_killed_by_sigkill_resumes_bit_identically(iwocs_runs):
     (state_a, rows_a, _), (state_b, rows_b, _) = iwocs_runs
     assert rows_a == rows_b
     from discovery.iwocs_train import to_saveable
