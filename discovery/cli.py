@@ -75,6 +75,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = train_preset(preset).replace(**overrides)  # validates before any compilation
     rule = make_rule(args.rule)
     levels_cfg = _levels_config(args)
+    if args.levels == "iwocs":
+        from discovery.iwocs_train import IwocsConfig
+
+        IwocsConfig(iterations=args.iterations)  # fails here, naming the field
+        if args.iterations > cfg.num_updates:
+            raise ValueError(f"--iterations {args.iterations} exceeds the run's "
+                             f"{cfg.num_updates} updates (raise --total-timesteps)")
     env, params = envs.make(args.env)
     name = args.name or f"{args.env.replace('/', '-')}-{args.rule}-{time.strftime('%Y%m%d-%H%M%S')}"
     run = RunDir.create(Path(args.runs_dir) / name, "train", {
@@ -117,6 +124,12 @@ def _levels_config(args: argparse.Namespace):
     if args.levels == "iwocs" and args.space is None:
         raise ValueError("--levels iwocs needs --space (an uncertainty set: rldisco envs "
                          "--spaces)")
+    if args.space is not None:
+        from environment_design.spaces import spec
+
+        if spec(args.space).env != args.env:
+            raise ValueError(f"--space {args.space} is a set over {spec(args.space).env}, "
+                             f"not {args.env}")
     if args.levels in ("fixed", "iwocs"):
         if args.levels == "iwocs" and args.seeds != 1:
             raise ValueError("--levels iwocs trains one agent; use --seed for other runs")
@@ -141,8 +154,6 @@ def _train_iwocs(args, run, rule, cfg) -> int:
     from environment_design.spaces import make_space
 
     uset = make_space(args.space)
-    if uset.spec.env != args.env:
-        raise ValueError(f"--space {args.space} is a set over {uset.spec.env}, not {args.env}")
     icfg = IwocsConfig(iterations=args.iterations)
     run.write_json("iwocs.json", {"space": args.space, **_asdict(icfg)})
     state, rows, iw = train_iwocs(uset, rule, cfg, icfg, jax.random.key(args.seed),

@@ -167,3 +167,26 @@ def test_iwocs_killed_by_sigkill_resumes_bit_identically(iwocs_runs):
     leaves_a, leaves_b = (jax.tree.leaves(to_saveable(s)) for s in (state_a, state_b))
     for a, b in zip(leaves_a, leaves_b, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.slow
+def test_rldisco_train_levels_iwocs_and_dr_over_a_set_end_to_end(tmp_path, capsys):
+    import json
+
+    from discovery.cli import main
+
+    common = ["train", "--env", "CartPole-v1", "--total-timesteps", "4096", "--num-envs", "8",
+              "--num-steps", "32", "--runs-dir", str(tmp_path)]
+    assert main([*common, "--levels", "iwocs", "--space", "cartpole-1d", "--iterations", "2",
+                 "--name", "iw"]) == 0
+    run = tmp_path / "iw"
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2] and rows[-1]["models"] == 3
+    assert (run / "plots" / "iwocs.png").is_file() and (run / "eval" / "iwocs_set.json").is_file()
+    assert main(["robust-eval", str(run), "--space", "cartpole-1d", "--grid", "4",
+                 "--episodes", "2"]) == 0
+    assert "worst case" in capsys.readouterr().out
+    assert main([*common, "--levels", "dr", "--space", "cartpole-1d", "--name", "dr"]) == 0
+    assert main([*common, "--levels", "iwocs", "--space", "pendulum-1d", "--name", "x"]) == 2
+    assert "pendulum-1d is a set over Pendulum-v1" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before the run directory is made
