@@ -167,14 +167,20 @@ def _train_iwocs(args, run, rule, cfg) -> int:
         "returns": np.asarray(state.levels["returns"])[:len(models)].tolist(),
         "iterations": rows})
     x = np.asarray([r["iteration"] for r in rows])
-    png = plot_curves({"search worst case": np.asarray([[r["search_worst"] for r in rows]]),
-                       "worst-case estimate (set)": np.asarray([[r["estimate"] for r in rows]]),
-                       "training return": np.asarray([[r["train_return"] for r in rows]])},
+    def trace(field: str) -> np.ndarray:
+        return np.asarray([[np.nan if r[field] is None else r[field] for r in rows]], float)
+
+    png = plot_curves({"search worst case": trace("search_worst"),
+                       "worst-case estimate (set)": trace("estimate"),
+                       "training return": trace("train_return")},
                       x, run.plots / "iwocs.png", title=f"{args.env} IWOCS on {args.space}",
                       xlabel="iteration")
     last = rows[-1]
+    def fmt(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.2f}"
+
     print(f"IWOCS: {len(rows)} iterations, {last['models']} models; worst-case estimate "
-          f"{last['estimate']:.2f}, last search worst {last['search_worst']:.2f}; plot {png}; "
+          f"{fmt(last['estimate'])}, last search worst {fmt(last['search_worst'])}; plot {png}; "
           f"agent: {run.path / 'agent'} (rldisco robust-eval {run.path} --space {args.space})")
     return 0
 

@@ -167,9 +167,10 @@ def train_iwocs(uset: UncertaintySet, rule: UpdateRule, cfg: TrainConfig, icfg: 
         if on_iteration is not None:
             on_iteration(i, row)
         if bar is not None:
+            fields = {"return": row["train_return"], "worst": row["search_worst"],
+                      "estimate": row["estimate"], "models": row["models"]}
             bar.report(i + 1, work=iw.updates_per_iteration * cfg.steps_per_update,
-                       **{"return": row["train_return"], "worst": row["search_worst"],
-                          "estimate": row["estimate"], "models": row["models"]})
+                       **{k: v for k, v in fields.items() if v is not None})
         done_here += 1
         if stop_after is not None and done_here >= stop_after:
             break
@@ -183,8 +184,8 @@ def _stalled(rows: list[dict[str, Any]], icfg: IwocsConfig) -> bool:
     iterations."""
     if len(rows) <= icfg.patience:
         return False
-    best_before = max(r["search_worst"] for r in rows[:-icfg.patience])
-    return max(r["search_worst"] for r in rows[-icfg.patience:]) <= best_before + icfg.tol
+    worst = [-np.inf if r["search_worst"] is None else r["search_worst"] for r in rows]
+    return max(worst[-icfg.patience:]) <= max(worst[:-icfg.patience]) + icfg.tol
 
 
 def _row(i: int, log: IwocsLog, iw: Iwocs, cfg: TrainConfig) -> dict[str, Any]:

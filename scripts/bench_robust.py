@@ -6,8 +6,9 @@ with 95% bootstrap CIs.
     python scripts/bench_robust.py                                  # CartPole, CPU minutes
     python scripts/bench_robust.py --space cartpole-2d --timesteps 500000 --seeds 5 --out r.json
 
-IWOCS's CMA-ES search costs extra evaluation episodes (reported, not counted in the training
-budget). Figures go into BENCHMARKS.md by hand, with the command and the machine.
+IWOCS runs all its iterations (no early stop, so every method trains for the same env steps);
+its CMA-ES search costs extra evaluation episodes, not counted in the training budget.
+Figures go into BENCHMARKS.md by hand, with the command and the machine.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def main() -> None:
                                                       space=args.space), key, progress=False)
             else:
                 state, rows, _ = train_iwocs(uset, rule, cfg,
-                                             IwocsConfig(iterations=args.iterations), key,
+                                             IwocsConfig(iterations=args.iterations,
+                                                         patience=args.iterations), key,
                                              progress=False)
                 print(f"iwocs seed {s}: {len(rows)} iterations, estimate "
                       f"{rows[-1]['estimate']:.1f}, models {rows[-1]['models']}")
