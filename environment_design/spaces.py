@@ -16,8 +16,10 @@ target on the adapter's parameters:
   `envs.brax`).
 
 The brax sets are M2TD3's (Tanabe et al. 2022), which RRLS (Zouitine et al. 2024) reuses:
-k-D is the first k dimensions of each environment's list. Note that a published range need not
-contain the adapter's nominal value (brax's hopper torso weighs 3.67 kg, the range ends at 3.0).
+k-D is the first k dimensions of each environment's list, except halfcheetah-1d, whose friction
+range is [0.1, 3.0] (RRLS's `HalfCheetahParamsBound.ONE_DIM`; 2-D and 3-D use [0.1, 4.0]).
+Note that a published range need not contain the adapter's nominal value (brax's hopper torso
+weighs 3.67 kg, the range ends at 3.0).
 The classic-control sets are this platform's (about 0.25x - 4x the nominal values).
 """
 
@@ -74,6 +76,8 @@ _BRAX_DIMS: dict[str, tuple[Dim, ...]] = {
     "inverted_pendulum": (Dim("pole mass", "mass:pole", 1.0, 31.0),
                           Dim("cart mass", "mass:cart", 1.0, 11.0)),
 }
+# RRLS's 1-D sets that are not the first dimension of its 2-D and 3-D ones
+_BRAX_ONE_DIM = {"halfcheetah": (Dim("world friction", "friction", 0.1, 3.0),)}
 _CLASSIC_DIMS: dict[str, tuple[str, tuple[Dim, ...]]] = {
     "cartpole": ("CartPole-v1", (Dim("pole half-length", "length", 0.125, 2.0),
                                  Dim("pole mass", "masspole", 0.025, 0.4),
@@ -90,7 +94,8 @@ def _specs() -> dict[str, SetSpec]:
     for env, dims in _BRAX_DIMS.items():
         for k in range(1, len(dims) + 1):
             name = f"{env.replace('_', '-')}-{k}d"
-            specs[name] = SetSpec(name, f"brax/{env}", dims[:k], _M2TD3)
+            first = _BRAX_ONE_DIM.get(env, dims[:1]) if k == 1 else dims[:k]
+            specs[name] = SetSpec(name, f"brax/{env}", first, _M2TD3)
     for prefix, (env, dims) in _CLASSIC_DIMS.items():
         for k in range(1, len(dims) + 1):
             name = f"{prefix}-{k}d"

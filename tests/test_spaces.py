@@ -16,13 +16,27 @@ def test_unknown_set_lists_the_known_ones():
         spec("hopper-9d")
 
 
-def test_published_ranges_of_the_hopper_set():
-    dims = spec("hopper-3d").dims
-    assert [(d.label, d.low, d.high) for d in dims] == [
-        ("world friction", 0.1, 3.0), ("torso mass", 0.1, 3.0), ("thigh mass", 0.1, 4.0)]
-    assert [d.label for d in spec("hopper-1d").dims] == ["world friction"]
-    assert {"walker2d-3d", "halfcheetah-3d", "ant-3d", "inverted-pendulum-2d",
-            "cartpole-4d", "pendulum-3d"} <= set(space_names())
+# RRLS's bounds (SuReLI/RRLS, rrls/envs/*.py: the ONE_DIM / TWO_DIM / THREE_DIM tables), which
+# take M2TD3's: {set: [(low, high) per dimension]}
+RRLS_BOUNDS = {
+    "hopper-1d": [(0.1, 3.0)], "hopper-2d": [(0.1, 3.0), (0.1, 3.0)],
+    "hopper-3d": [(0.1, 3.0), (0.1, 3.0), (0.1, 4.0)],
+    "walker2d-1d": [(0.1, 4.0)], "walker2d-2d": [(0.1, 4.0), (0.1, 5.0)],
+    "walker2d-3d": [(0.1, 4.0), (0.1, 5.0), (0.1, 6.0)],
+    "halfcheetah-1d": [(0.1, 3.0)], "halfcheetah-2d": [(0.1, 4.0), (0.1, 7.0)],
+    "halfcheetah-3d": [(0.1, 4.0), (0.1, 7.0), (0.1, 3.0)],
+    "ant-1d": [(0.1, 3.0)], "ant-2d": [(0.1, 3.0), (0.01, 3.0)],
+    "ant-3d": [(0.1, 3.0), (0.01, 3.0), (0.01, 3.0)],
+    "inverted-pendulum-1d": [(1.0, 31.0)], "inverted-pendulum-2d": [(1.0, 31.0), (1.0, 11.0)],
+}
+
+
+def test_brax_sets_have_rrls_published_ranges():
+    assert {name: [(d.low, d.high) for d in spec(name).dims] for name in RRLS_BOUNDS} == \
+        RRLS_BOUNDS
+    assert [d.label for d in spec("hopper-3d").dims] == [
+        "world friction", "torso mass", "thigh mass"]
+    assert {"cartpole-4d", "pendulum-3d"} <= set(space_names())
 
 
 def test_unit_grid_includes_both_bounds_last_dimension_fastest():
