@@ -22,6 +22,8 @@ from discovery import errors
 def _cmd_envs(args: argparse.Namespace) -> int:
     import envs
 
+    if args.spaces:
+        return _list_spaces(args.family)
     names = envs.registered_names()
     if args.family:
         names = [n for n in names if n.startswith(args.family)]
@@ -35,6 +37,19 @@ def _cmd_envs(args: argparse.Namespace) -> int:
             print(f"{name:34s} {str(tuple(obs)):>16s}  {act_s}")
         except Exception as e:  # a family whose optional pieces fail to load still lists
             print(f"{name:34s} {'unavailable':>16s}  ({type(e).__name__}: {e})")
+    return 0
+
+
+def _list_spaces(family: str | None) -> int:
+    """`rldisco envs --spaces`: every named uncertainty set with its ranges (absolute values)."""
+    from environment_design.spaces import SPECS
+
+    print(f"{'set':22s} {'environment':26s} dimensions [low, high] (source)")
+    for name, set_spec in SPECS.items():
+        if family and not set_spec.env.startswith(family):
+            continue
+        dims = "; ".join(f"{d.label} [{d.low:g}, {d.high:g}]" for d in set_spec.dims)
+        print(f"{name:22s} {set_spec.env:26s} {dims} ({set_spec.source})")
     return 0
 
 
@@ -60,13 +75,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = train_preset(preset).replace(**overrides)  # validates before any compilation
     rule = make_rule(args.rule)
     levels_cfg = _levels_config(args)
+    if args.levels == "iwocs":
+        from discovery.iwocs_train import IwocsConfig
+
+        IwocsConfig(iterations=args.iterations)  # fails here, naming the field
+        if args.iterations > cfg.num_updates:
+            raise ValueError(f"--iterations {args.iterations} exceeds the run's "
+                             f"{cfg.num_updates} updates (raise --total-timesteps)")
     env, params = envs.make(args.env)
     name = args.name or f"{args.env.replace('/', '-')}-{args.rule}-{time.strftime('%Y%m%d-%H%M%S')}"
     run = RunDir.create(Path(args.runs_dir) / name, "train", {
         "env": args.env, "rule": args.rule, "seeds": args.seeds, "seed": args.seed,
         "preset": preset, "train": _asdict(cfg),
-        **({"levels": _asdict(levels_cfg)} if levels_cfg is not None else {})})
+        **({"levels": _asdict(levels_cfg)} if levels_cfg is not None else {}),
+        **({"levels_kind": "iwocs", "space": args.space, "iterations": args.iterations}
+           if args.levels == "iwocs" else {})})
     print(f"run directory: {run.path}")
+    if args.levels == "iwocs":
+        return _train_iwocs(args, run, rule, cfg)
     if levels_cfg is not None:
         return _train_on_levels(args, run, rule, cfg, levels_cfg)
 
@@ -93,7 +119,20 @@ def _levels_config(args: argparse.Namespace):
     """The `--levels` curriculum of `rldisco train` (None: the env's own fixed level)."""
     from discovery.levels import LevelsConfig
 
-    if args.levels == "fixed":
+    if args.space is not None and args.levels not in ("dr", "iwocs"):
+        raise ValueError(f"--space is for --levels dr or iwocs, got --levels {args.levels}")
+    if args.levels == "iwocs" and args.space is None:
+        raise ValueError("--levels iwocs needs --space (an uncertainty set: rldisco envs "
+                         "--spaces)")
+    if args.space is not None:
+        from environment_design.spaces import spec
+
+        if spec(args.space).env != args.env:
+            raise ValueError(f"--space {args.space} is a set over {spec(args.space).env}, "
+                             f"not {args.env}")
+    if args.levels in ("fixed", "iwocs"):
+        if args.levels == "iwocs" and args.seeds != 1:
+            raise ValueError("--levels iwocs trains one agent; use --seed for other runs")
         return None
     if args.seeds != 1:
         raise ValueError("--levels trains one agent (its curriculum adapts to it); use "
@@ -101,7 +140,49 @@ def _levels_config(args: argparse.Namespace):
     score = args.score or ("random" if args.levels == "dr" else "pvl")
     return LevelsConfig(kind="sampled" if args.levels == "dr" else args.levels, score=score,
                         buffer_size=args.buffer_size, robust=args.robust,
-                        minimum_fill_ratio=args.min_fill)
+                        minimum_fill_ratio=args.min_fill, space=args.space)
+
+
+def _train_iwocs(args, run, rule, cfg) -> int:
+    """`rldisco train --levels iwocs --space NAME`: one agent trained on a growing set of
+    worst-case models; metrics per iteration, a plot, the agent and the set."""
+    import jax
+
+    from discovery.agent_store import save_agent
+    from discovery.iwocs_train import IwocsConfig, train_iwocs
+    from discovery.plotting import plot_curves
+    from environment_design.spaces import make_space
+
+    uset = make_space(args.space)
+    icfg = IwocsConfig(iterations=args.iterations)
+    run.write_json("iwocs.json", {"space": args.space, **_asdict(icfg)})
+    state, rows, iw = train_iwocs(uset, rule, cfg, icfg, jax.random.key(args.seed),
+                                  checkpoint_dir=run.checkpoints,
+                                  on_iteration=lambda i, row: run.log(row))
+    save_agent(run.path / "agent", jax.tree.map(lambda x: x[None], state.agent.params),
+               jax.tree.map(lambda x: x[None], state.agent.obs_stats))
+    models = np.asarray(jax.vmap(uset.values)(state.levels["unit"]))[:int(state.levels["count"])]
+    run.write_json("eval/iwocs_set.json", {
+        "labels": list(uset.labels), "models": models.tolist(),
+        "returns": np.asarray(state.levels["returns"])[:len(models)].tolist(),
+        "iterations": rows})
+    x = np.asarray([r["iteration"] for r in rows])
+    def trace(field: str) -> np.ndarray:
+        return np.asarray([[np.nan if r[field] is None else r[field] for r in rows]], float)
+
+    png = plot_curves({"search worst case": trace("search_worst"),
+                       "worst-case estimate (set)": trace("estimate"),
+                       "training return": trace("train_return")},
+                      x, run.plots / "iwocs.png", title=f"{args.env} IWOCS on {args.space}",
+                      xlabel="iteration")
+    last = rows[-1]
+    def fmt(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.2f}"
+
+    print(f"IWOCS: {len(rows)} iterations, {last['models']} models; worst-case estimate "
+          f"{fmt(last['estimate'])}, last search worst {fmt(last['search_worst'])}; plot {png}; "
+          f"agent: {run.path / 'agent'} (rldisco robust-eval {run.path} --space {args.space})")
+    return 0
 
 
 def _train_on_levels(args, run, rule, cfg, levels_cfg) -> int:
@@ -317,6 +398,31 @@ def _launch_sweep(args: argparse.Namespace, spec_path: str) -> int:
     return 0
 
 
+def _cmd_robust_eval(args: argparse.Namespace) -> int:
+    from environment_design.spaces import spec
+
+    spec(args.space)  # an unknown set fails before jax loads, listing the known ones
+    _compile_cache(args)
+    from discovery.robust_eval import robust_eval_run
+
+    robust_eval_run(args.run, args.space, points=args.grid, seeds=args.seeds,
+                    episodes=args.episodes, seed=args.seed)
+    return 0
+
+
+def _cmd_worst_case(args: argparse.Namespace) -> int:
+    from environment_design.spaces import spec
+
+    spec(args.space)
+    _compile_cache(args)
+    from discovery.robust_eval import worst_case_run
+
+    worst_case_run(args.run, args.space, points=args.grid, population=args.population,
+                   generations=args.generations, seeds=args.seeds, episodes=args.episodes,
+                   seed=args.seed)
+    return 0
+
+
 def _stop_now(command: str):
     """What a stop with nothing unsaved does (from the signal watcher): say so and exit."""
 
@@ -356,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("envs", help="list every registered environment with its spaces",
                        parents=[common])
     p.add_argument("--family", help="only names starting with this (e.g. brax/)")
+    p.add_argument("--spaces", action="store_true",
+                   help="list the named uncertainty sets (robust-eval, worst-case, iwocs)")
     p.set_defaults(func=_cmd_envs)
 
     p = sub.add_parser("train", help="train agents with a fixed rule on one environment",
@@ -369,9 +477,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-envs", type=int)
     p.add_argument("--num-steps", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--levels", choices=("fixed", "dr", "plr", "accel"), default="fixed",
+    p.add_argument("--levels", choices=("fixed", "dr", "plr", "accel", "iwocs"),
+                   default="fixed",
                    help="train on the env's own level (fixed), on levels drawn from its level "
-                        "distribution or ParamSpace (dr), or with a curriculum (plr, accel)")
+                        "distribution or ParamSpace (dr; or from --space), with a curriculum "
+                        "(plr, accel), or on a growing worst-case set of --space (iwocs)")
+    p.add_argument("--space", help="an uncertainty set (rldisco envs --spaces) for --levels "
+                                   "dr or iwocs")
+    p.add_argument("--iterations", type=int, default=8,
+                   help="IWOCS iterations (the budget is split evenly over them)")
     p.add_argument("--score", choices=("pvl", "maxmc", "l1", "random"),
                    help="how a curriculum scores levels (default: pvl; dr: random)")
     p.add_argument("--buffer-size", type=int, default=4000, help="PLR / ACCEL level buffer")
@@ -413,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training horizon (default: the run's); others test temporal awareness")
     p.add_argument("--baselines", nargs="*", default=["ppo", "dpo"])
     p.set_defaults(func=_cmd_evaluate)
+
     p = sub.add_parser("sweep", help="launch a sweep file (local or Slurm), or show a "
                                      "sweep's status / report",
                        parents=[common, compiling])
@@ -424,6 +539,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs at once (local: processes; slurm: the array's parallelism)")
     p.add_argument("--sweeps-dir", default="sweeps", help="where sweep directories go")
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("robust-eval", help="worst-case and mean return of a run over an "
+                                           "uncertainty set's grid (rldisco envs --spaces)",
+                       parents=[common, compiling])
+    p.add_argument("run", help="a train run (its saved agents) or a discovery run (fresh "
+                               "agents trained at every point, against PPO)")
+    p.add_argument("--space", required=True, help="a named uncertainty set")
+    p.add_argument("--grid", type=int, default=10,
+                   help="points per dimension, both bounds included (RRLS: 10)")
+    p.add_argument("--seeds", type=int, help="agents: a train run's first N saved ones "
+                                             "(default all); a discovery run's per point (4)")
+    p.add_argument("--episodes", type=int, default=16,
+                   help="evaluation episodes per agent and point (train runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_robust_eval)
+
+    p = sub.add_parser("worst-case", help="CMA-ES search for a train run's worst-case "
+                                          "dynamics in an uncertainty set, next to the grid's",
+                       parents=[common, compiling])
+    p.add_argument("run", help="a train run (its saved agents)")
+    p.add_argument("--space", required=True, help="a named uncertainty set")
+    p.add_argument("--grid", type=int, default=10, help="points per dimension of the grid")
+    p.add_argument("--population", type=int, default=8, help="CMA-ES population")
+    p.add_argument("--generations", type=int, default=12, help="CMA-ES generations")
+    p.add_argument("--seeds", type=int, help="the run's first N saved agents (default all)")
+    p.add_argument("--episodes", type=int, default=16,
+                   help="evaluation episodes per agent and candidate")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_worst_case)
     return parser
 
 

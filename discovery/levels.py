@@ -60,6 +60,7 @@ class LevelsConfig:
     robust: bool = False  # robust PLR: learn only on replayed levels
     mutation_edits: int = 2  # ACCEL on grid-worlds: edits per mutation
     mutation_scale: float = 0.1  # ACCEL on a ParamSpace: std as a fraction of each range
+    space: str | None = None  # sampled levels from a named uncertainty set instead (dr)
 
     def __post_init__(self) -> None:
         check_fields(self, "levels")
@@ -82,6 +83,17 @@ class LevelsConfig:
             if (not isinstance(value, int | float) or isinstance(value, bool)
                     or not 0 < value < float("inf")):
                 raise ValueError(f"levels.{name} must be a finite number > 0, got {value!r}")
+
+        if self.space is not None:
+            from environment_design.spaces import spec
+
+            try:
+                spec(self.space)
+            except ValueError as e:
+                raise ValueError(f"levels.space: {e}") from None
+            if self.kind != "sampled":
+                raise ValueError(f"levels.space ({self.space}) is for kind 'sampled' (domain "
+                                 f"randomisation over the set), got kind {self.kind!r}")
 
     @property
     def curriculum(self) -> bool:
@@ -113,6 +125,14 @@ def make_level_source(cfg: LevelsConfig, env_name: str, lifetime: int,
                       extras: dict[str, float] | None = None):
     """The `LevelSource` of a `sampled`, `plr` or `accel` config on `env_name` (with the given
     per-level buffer extras, e.g. {"reference_return": nan})."""
+    if cfg.space is not None:
+        from environment_design.spaces import make_space
+
+        uset = make_space(cfg.space)
+        if uset.spec.env != env_name:
+            raise ValueError(f"levels.space {cfg.space} is a set over {uset.spec.env}, not "
+                             f"{env_name}")
+        return Sampled(space_generator(uset, lifetime))
     generate = level_generator(env_name, lifetime)
     if cfg.kind == "sampled":
         return Sampled(generate)

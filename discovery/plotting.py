@@ -90,3 +90,45 @@ def plot_levels(rows: list[dict], path: str | Path, *, title: str = "") -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_grid(values: np.ndarray, returns: np.ndarray, labels: tuple[str, ...],
+              path: str | Path, *, title: str = "") -> Path:
+    """Return over an uncertainty set's grid: a line for 1-D, a heatmap for 2-D, heatmaps of
+    the first two dimensions at the lowest, middle and highest value of the third for 3-D
+    (beyond: at the first, middle and last of the remaining points in grid order). `values`
+    [P, d]: physical values of the full grid (last dimension fastest); `returns` [P] (or
+    [P, agents]: their mean)."""
+    values = np.asarray(values, dtype=float)
+    returns = np.asarray(returns, dtype=float).reshape(len(values), -1).mean(axis=1)
+    d = values.shape[1]
+    axes = [np.unique(values[:, i]) for i in range(d)]
+    cube = returns.reshape(*[len(a) for a in axes])
+    if d == 1:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(axes[0], cube, marker="o")
+        ax.axhline(cube.min(), color="red", lw=1, ls="--", label=f"worst {cube.min():.3g}")
+        ax.set(title=title, xlabel=labels[0], ylabel="episode return")
+        return _finish(fig, ax, path)
+    if d == 2:
+        slices = [(cube, "")]
+    else:
+        rest = cube.reshape(len(axes[0]), len(axes[1]), -1)
+        k = rest.shape[-1]
+        picks = sorted({0, (k - 1) // 2, k - 1})
+        name = labels[2] if d == 3 else "others"
+        slices = [(rest[..., j], f"{name} = {axes[2][np.unravel_index(j, cube.shape[2:])[0]]:.3g}"
+                   if d == 3 else f"slice {j}") for j in picks]
+    fig, axs = plt.subplots(1, len(slices), figsize=(4.2 * len(slices) + 1, 3.8), squeeze=False)
+    lo, hi = np.nanmin(returns), np.nanmax(returns)
+    for ax, (img, sub) in zip(axs[0], slices, strict=True):
+        mesh = ax.pcolormesh(axes[1], axes[0], img, shading="nearest", vmin=lo, vmax=hi,
+                             cmap="viridis")
+        ax.set(xlabel=labels[1], ylabel=labels[0], title=sub)
+    fig.colorbar(mesh, ax=axs[0].tolist(), label="episode return")
+    fig.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
