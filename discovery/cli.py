@@ -211,6 +211,13 @@ def _train_on_levels(args, run, rule, cfg, levels_cfg) -> int:
                                       label=f"{args.env} {args.rule} ({args.levels})",
                                       on_chunk=on_chunk)
     save_agent(run.path / "agent", state.agent.params, state.agent.obs_stats)
+    if args.levels in ("plr", "accel") and not np.any(np.asarray(log.replayed)):
+        scored = np.isfinite(np.asarray(log.score, dtype=float)).mean()
+        print(f"warning: no level was replayed: the buffer never reached --min-fill "
+              f"{args.min_fill} (only {100 * scored:.0f}% of the level batches got a finite "
+              f"score). Scores need finished episodes: make rollouts (--num-steps "
+              f"{cfg.num_steps}) longer than the levels' episodes, or train longer.",
+              file=sys.stderr)
     labels, levels = held_out_levels(args.env, k_levels)
     returns = np.asarray(jax.jit(ued.evaluate)(state, levels, k_eval), dtype=float)
     report = {"levels": labels, "return": returns.tolist(), "mean": float(returns.mean()),

@@ -61,6 +61,36 @@ def _in_process(capsys, monkeypatch, fault: str, *args: str) -> tuple[int, str]:
     return rc, out.out + out.err
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _two_processes(log_dir: Path, tag: str, fault: str, *args: str) -> list[tuple[int, str]]:
+    """Run `rldisco discover ARGS` as processes 0 and 1 of one run joined by `jax.distributed`
+    (a localhost coordinator, one CPU device each); their (exit code, log)."""
+    port = _free_port()
+    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+                                      "--xla_force_host_platform_device_count=1"}
+    procs = []
+    for i in range(2):
+        log = log_dir / f"{tag}-{i}.log"
+        procs.append((subprocess.Popen(
+            [sys.executable, RUNNER, fault, "discover", *args, "--coordinator",
+             f"localhost:{port}", "--num-processes", "2", "--process-id", str(i)],
+            stdout=log.open("w"), stderr=subprocess.STDOUT, env=env), log))
+    out = []
+    for proc, log in procs:
+        try:
+            rc = proc.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            rc = proc.wait()
+        out.append((rc, log.read_text()))
+    return out
+
+
 def _records(run_dir: Path) -> list[dict]:
     return [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
@@ -205,3 +235,31 @@ def test_four_devices_give_bit_identical_runs_and_checkpoints_open_on_one(
     assert [r["fitness"] for r in _records(run)] == [r["fitness"] for r in expected]
     jax.tree.map(np.testing.assert_array_equal, load_meta_params(run / "checkpoints")[0],
                  load_meta_params(reference / "checkpoints")[0])
+
+
+@pytest.mark.slow
+def test_two_processes_give_one_process_results_and_resume_after_both_are_killed(
+        runs_dir, reference):
+    """Multi-host on this CPU: a copy of the reference's config and baselines run by two
+    processes (one device each) is SIGKILLed in both while generation 3 runs (after
+    checkpoint 2), resumed by two new processes, and ends with the reference's per-member
+    fitness and meta-parameters bit for bit."""
+    run = runs_dir / "two"
+    run.mkdir()
+    for name in ("config.yaml", "baselines.json"):
+        (run / name).write_text((reference / name).read_text())
+    killed = _two_processes(runs_dir, "two-killed", "kill-in-chunk:3", "--resume", str(run),
+                            "generations=4")
+    assert all(rc != 0 for rc, _ in killed), [log[-2000:] for _, log in killed]
+    assert "sharded over 2 cpu device(s)" in killed[0][1]
+    assert _steps(run) == ["2"]
+
+    resumed = _two_processes(runs_dir, "two-resumed", "none", "--resume", str(run),
+                             "generations=4")
+    assert [rc for rc, _ in resumed] == [0, 0], [log[-2000:] for _, log in resumed]
+    assert "resumed two at generation 2/4" in resumed[0][1], resumed[0][1][-2000:]
+    expected = _records(reference)[:4]
+    assert [r["fitness"] for r in _records(run)] == [r["fitness"] for r in expected]
+    assert any(len(set(r["fitness"])) > 1 for r in expected)  # the members do differ
+    jax.tree.map(np.testing.assert_array_equal, load_meta_params(run / "checkpoints")[0],
+                 load_meta_params(reference / "checkpoints", step=4)[0])
