@@ -209,18 +209,12 @@ def _timed_cli(args: list[str], cache: Path) -> float:
     return time.perf_counter() - t0
 
 
-def startup(presets: list[str], eval_seeds: int = 4) -> dict:
+def startup(eval_seeds: int = 4) -> dict:
     """Cold vs warm start: `rldisco discover --preset quickstart` and `rldisco evaluate` of
     that run, each twice against one persistent compilation cache that starts empty (the
-    second process loads what the first compiled). Then the compile time of one jitted chunk
-    of generations for each of `presets` (their generation programs as `discover` builds
-    them, compiled in this process without the cache)."""
-    from discovery.config import preset
-    from discovery.es import population_mesh
-    from discovery.run import build_loop, make_fitness
-
+    second process loads what the first compiled)."""
     root = Path(tempfile.mkdtemp(prefix="rldisco-bench-startup-"))
-    out: dict = {"discover": {}, "evaluate": {}, "compile_s": {}}
+    out: dict = {"discover": {}, "evaluate": {}}
     try:
         for start in ("cold", "warm"):
             t = _timed_cli(["discover", "--preset", "quickstart", "--runs-dir", str(root),
@@ -233,7 +227,19 @@ def startup(presets: list[str], eval_seeds: int = 4) -> dict:
                  str(eval_seeds)], root / "cache-evaluate")}
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def compile_presets(presets: list[str]) -> dict:
+    """Compile time and XLA's memory analysis of one jitted chunk of generations of each
+    preset (the program `discover` runs; the persistent cache off): peak memory of a chunk is
+    about its arguments + outputs + temporaries (aliased buffers counted once)."""
+    from discovery.config import preset
+    from discovery.es import population_mesh
+    from discovery.run import build_loop, make_fitness
+
     jax.config.update("jax_enable_compilation_cache", False)
+    out = {}
     for name in presets:
         cfg = preset(name)
         rule = cfg.rule.build()
@@ -242,9 +248,14 @@ def startup(presets: list[str], eval_seeds: int = 4) -> dict:
         keys = tuple(jax.random.split(jax.random.key(cfg.seed), 4)[1:])
         loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh, keys)
         t0 = time.perf_counter()
-        jax.jit(lambda s, loop=loop, n=cfg.chunk: loop.chunk(s, 0, n)).lower(
+        compiled = jax.jit(lambda s, loop=loop, n=cfg.chunk: loop.chunk(s, 0, n)).lower(
             loop.init()).compile()
-        out["compile_s"][name] = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+        mem = compiled.memory_analysis()
+        peak = None if mem is None else (mem.argument_size_in_bytes + mem.output_size_in_bytes
+                                         + mem.temp_size_in_bytes - mem.alias_size_in_bytes)
+        out[name] = {"compile_s": seconds, "chunk": cfg.chunk,
+                     "population": cfg.es.population_size, "peak_bytes": peak}
     return out
 
 
@@ -309,7 +320,7 @@ def main() -> None:
     parser.add_argument("--out", help="write the figures as JSON here")
     parser.add_argument("--only", nargs="+", default=["raw", "ppo", "es"],
                         choices=["raw", "ppo", "es", "plr", "minatar", "manipulation", "lpg",
-                                 "startup"],
+                                 "startup", "compile"],
                         help="which sections to run")
     args = parser.parse_args()
 
@@ -392,14 +403,22 @@ def main() -> None:
                   f"s); the published 2,500-generation TA-LPG run would take "
                   f"{r['published_run_hours']:.3g} h at this rate")
     if "startup" in args.only:
-        r = startup(["quickstart", "quickstart-lpg", "quickstart-groove", "quickstart-lpo-plr"])
+        r = startup()
         results["startup"] = r
         for cmd in ("discover", "evaluate"):
             cold, warm = r[cmd]["cold"]["total_s"], r[cmd]["warm"]["total_s"]
             print(f"\n{cmd} (quickstart): cold start {cold:.1f} s, warm (compilation cache "
                   f"filled by the first) {warm:.1f} s, saved {cold - warm:.1f} s")
-        for name, seconds in r["compile_s"].items():
-            print(f"compile one chunk of {name}: {seconds:.1f} s")
+    if "compile" in args.only:
+        r = compile_presets(["quickstart", "quickstart-lpg", "quickstart-lpg-metagrad",
+                             "quickstart-groove", "quickstart-lpo-plr"])
+        results["compile"] = r
+        print("\n| preset | population | generations per chunk | compile | peak memory of a "
+              "chunk |\n|---|---|---|---|---|")
+        for name, c in r.items():
+            peak = "n/a" if c["peak_bytes"] is None else f"{c['peak_bytes'] / 2**20:.1f} MiB"
+            print(f"| {name} | {c['population']} | {c['chunk']} | {c['compile_s']:.1f} s | "
+                  f"{peak} |")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
 
