@@ -254,8 +254,9 @@ def compile_presets(presets: list[str]) -> dict:
         mem = compiled.memory_analysis()
         peak = None if mem is None else (mem.argument_size_in_bytes + mem.output_size_in_bytes
                                          + mem.temp_size_in_bytes - mem.alias_size_in_bytes)
-        out[name] = {"compile_s": seconds, "chunk": cfg.chunk,
-                     "population": cfg.es.population_size, "peak_bytes": peak}
+        members = cfg.metagrad.num_agents if cfg.outer == "metagrad" else cfg.es.population_size
+        out[name] = {"compile_s": seconds, "chunk": cfg.chunk, "population": members,
+                     "peak_bytes": peak}
     return out
 
 
@@ -413,8 +414,8 @@ def main() -> None:
         r = compile_presets(["quickstart", "quickstart-lpg", "quickstart-lpg-metagrad",
                              "quickstart-groove", "quickstart-lpo-plr"])
         results["compile"] = r
-        print("\n| preset | population | generations per chunk | compile | peak memory of a "
-              "chunk |\n|---|---|---|---|---|")
+        print("\n| preset | population (agents) | generations per chunk | compile | "
+              "peak memory of a chunk |\n|---|---|---|---|---|")
         for name, c in r.items():
             peak = "n/a" if c["peak_bytes"] is None else f"{c['peak_bytes'] / 2**20:.1f} MiB"
             print(f"| {name} | {c['population']} | {c['chunk']} | {c['compile_s']:.1f} s | "
