@@ -22,6 +22,9 @@ def _import_submitit():
     os.environ["SUBMITIT_LOG_LEVEL"] = "NOCONFIG"
     try:
         import submitit
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError("the Slurm launcher needs submitit: pip install "
+                                  "'rldisco[cluster]'") from e
     finally:
         if before is None:
             del os.environ["SUBMITIT_LOG_LEVEL"]
