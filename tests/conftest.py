@@ -18,7 +18,8 @@ import tempfile
 # compiles faster still but runs the grid-world learning test 2.5x slower). Set before jax is
 # imported; xdist workers and the subprocesses tests start inherit it.
 SPEED_FLAGS = "--xla_backend_optimization_level=1"
-os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SPEED_FLAGS}".strip()
+if SPEED_FLAGS not in os.environ.get("XLA_FLAGS", ""):  # xdist workers already inherit it
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SPEED_FLAGS}".strip()
 
 
 FILE_COST = {
