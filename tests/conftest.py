@@ -66,3 +66,37 @@ def pytest_configure(config):
 
     quiet_cache_loads()
     enable_compile_cache()
+
+
+# `RLDISCO_TEST_COMPILE_REPORT=FILE pytest ...` appends, per test, the seconds it spent tracing
+# and compiling JAX programs next to its wall time (a JSON line each): where the suite's
+# minutes go, without a profiler.
+_COMPILE_REPORT = os.environ.get("RLDISCO_TEST_COMPILE_REPORT")
+if _COMPILE_REPORT:
+    import json
+    import time
+
+    import pytest
+
+    _seconds = {"trace": 0.0, "lower": 0.0, "compile": 0.0}
+    _EVENTS = {"/jax/core/compile/jaxpr_trace_duration": "trace",
+               "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower",
+               "/jax/core/compile/backend_compile_duration": "compile"}
+
+    def _listen(name, secs, **_):
+        if name in _EVENTS:
+            _seconds[_EVENTS[name]] += secs
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        import jax.monitoring
+
+        if not getattr(_listen, "registered", False):
+            jax.monitoring.register_event_duration_secs_listener(_listen)
+            _listen.registered = True
+        before, t0 = dict(_seconds), time.perf_counter()
+        yield
+        row = {"test": item.nodeid, "wall": round(time.perf_counter() - t0, 2)}
+        row.update({k: round(_seconds[k] - before[k], 2) for k in _seconds})
+        with open(_COMPILE_REPORT, "a") as f:
+            f.write(json.dumps(row) + "\n")

@@ -34,8 +34,7 @@ def test_quickstart_mean_rule_starts_at_ppo_and_does_not_get_worse(tmp_path):
     an independent evaluation of the saved mean gives, and the final mean is not worse than the
     start on 16 held-out seeds (paired: the same agent seeds for both). (A shrunk quickstart,
     population 8 for 4 generations, did get worse: 0.99 -> 0.80.)"""
-    from discovery.es import generation_keys
-    from discovery.fitness import make_evaluate
+    from discovery.run import build_loop, make_fitness
 
     cfg = preset("quickstart")
     run = start_run(cfg, tmp_path / "q")
@@ -45,25 +44,28 @@ def test_quickstart_mean_rule_starts_at_ppo_and_does_not_get_worse(tmp_path):
     assert (tmp_path / "q" / "plots" / "fitness.png").exists()
     baselines = json.loads((run.path / "baselines.json").read_text())
     rule = cfg.rule.build()
-    _, k_init, _, k_gen = jax.random.split(jax.random.key(cfg.seed), 4)
+    _, k_init, k_outer, k_gen = jax.random.split(jax.random.key(cfg.seed), 4)
     start = rule.init(k_init)
     assert float(jnp.abs(start["w2"]).max()) == 0.0  # generation 0's mean rule is PPO
 
-    # The value logged for generation 12 is the fitness of the mean saved at checkpoint 12.
+    # The run's own scorer, rebuilt as run_discovery builds it (so it loads the program the
+    # run compiled for its final score from the compilation cache): the value logged for
+    # generation 12 is the fitness of the mean saved at checkpoint 12.
+    mesh = population_mesh(cfg.es.population_size)
+    loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh,
+                      (k_init, k_outer, k_gen))
     saved, meta = load_meta_params(run.checkpoints, step=12)
     assert meta["generation"] == 12
-    score = make_evaluate(rule, cfg.envs, cfg.train, baselines, center_seeds=cfg.center_seeds)
-    evaluate = jax.jit(lambda m, k: score.eval(None, m, {}, k)[1])  # compiled once, used 9x
-    k_eval = generation_keys(jax.random.fold_in(k_gen, 12))[1]
-    independent = evaluate(saved, k_eval)
-    assert float(independent) == pytest.approx(rows[12]["center_fitness"], rel=1e-3, abs=1e-3)
+    assert loop.score(saved, 12) == pytest.approx(rows[12]["center_fitness"], rel=1e-3,
+                                                  abs=1e-3)
     assert result.final_center == pytest.approx(
         json.loads((run.path / "result.json").read_text())["final_center_fitness"])
 
-    # 16 held-out agent seeds (4 keys x the run's 4 centre seeds), the same for both rules
-    held_out = jax.random.split(jax.random.key(2024), 4)
-    before = float(np.mean([evaluate(start, k) for k in held_out]))
-    after = float(np.mean([evaluate(result.meta_params, k) for k in held_out]))
+    # 16 held-out agent seeds (the run's 4 centre seeds at 4 generations it never ran), the
+    # same for both rules
+    held_out = range(1000, 1004)
+    before = float(np.mean([loop.score(start, g) for g in held_out]))
+    after = float(np.mean([loop.score(result.meta_params, g) for g in held_out]))
     assert after > before - 0.1, (before, after)
 
 
