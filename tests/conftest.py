@@ -1,11 +1,11 @@
-"""Schedule the heaviest test files first; share one compilation cache per session.
+"""Test-session settings: XLA at -O1, one compilation cache per session, and an optional
+per-test report of JAX trace/lower/compile seconds.
 
-CI runs the suite on two xdist workers that take whole files (`--dist loadfile`) in collection
-order (`--no-loadscope-reorder`: xdist would otherwise order files by their number of tests,
-which put the two heaviest files last), so a heavy file collected last runs alone at the end.
-Sorting files by their cost (seconds on 2 CPU cores, measured with
-RLDISCO_TEST_COMPILE_REPORT below; order matters, not the values) keeps both workers busy until
-the end. Tests inside a file keep their order.
+CI runs the suite on two xdist workers that take whole files (`--dist loadfile`); xdist hands
+out files with the most tests first, which interleaves the few heavy end-to-end files with
+many small compile-bound ones. (Heaviest-first by measured cost, `--no-loadscope-reorder`, was
+slower in one clean-clone `.ci/run` each: 1,482 s against 1,312 s, as two exec-heavy tests
+then run side by side on the two cores.)
 """
 
 from __future__ import annotations
@@ -22,40 +22,6 @@ import tempfile
 SPEED_FLAGS = "--xla_backend_optimization_level=1"
 if SPEED_FLAGS not in os.environ.get("XLA_FLAGS", ""):  # xdist workers already inherit it
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SPEED_FLAGS}".strip()
-
-
-FILE_COST = {  # seconds per file, 2 xdist workers on 2 cores (RLDISCO_TEST_COMPILE_REPORT)
-    "test_lpg_discovery.py": 294,
-    "test_discovery.py": 283,
-    "test_discovery_resume.py": 236,
-    "test_learning.py": 234,
-    "test_metagrad.py": 190,
-    "test_trainer.py": 180,
-    "test_manipulation.py": 165,
-    "test_curriculum.py": 136,
-    "test_iwocs.py": 117,
-    "test_sweep.py": 103,
-    "test_evaluate.py": 90,
-    "test_spaces.py": 82,
-    "test_robust.py": 80,
-    "test_gridworld.py": 62,
-    "test_manipulation_reference.py": 53,
-    "test_fitness.py": 41,
-    "test_lpg.py": 36,
-    "test_lpo.py": 33,
-    "test_brax_env.py": 32,
-    "test_lpg_analysis.py": 30,
-    "test_ued.py": 23,
-    "test_envs_core.py": 15,
-    "test_checkpoint.py": 15,
-    "test_plr.py": 14,
-    "test_rules.py": 11,
-    "test_cli.py": 8,
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: -FILE_COST.get(item.path.name, 0))  # stable: file order kept
 
 
 def pytest_configure(config):
