@@ -148,34 +148,18 @@ def _train_iwocs(args, run, rule, cfg) -> int:
     worst-case models; metrics per iteration, a plot, the agent and the set."""
     import jax
 
-    from discovery.agent_store import save_agent
-    from discovery.iwocs_train import IwocsConfig, train_iwocs
-    from discovery.plotting import plot_curves
+    from discovery.iwocs_train import IwocsConfig, save_iwocs_results, train_iwocs
     from environment_design.spaces import make_space
 
     uset = make_space(args.space)
     icfg = IwocsConfig(iterations=args.iterations)
     run.write_json("iwocs.json", {"space": args.space, **_asdict(icfg)})
-    state, rows, iw = train_iwocs(uset, rule, cfg, icfg, jax.random.key(args.seed),
-                                  checkpoint_dir=run.checkpoints,
-                                  on_iteration=lambda i, row: run.log(row))
-    save_agent(run.path / "agent", jax.tree.map(lambda x: x[None], state.agent.params),
-               jax.tree.map(lambda x: x[None], state.agent.obs_stats))
-    models = np.asarray(jax.vmap(uset.values)(state.levels["unit"]))[:int(state.levels["count"])]
-    run.write_json("eval/iwocs_set.json", {
-        "labels": list(uset.labels), "models": models.tolist(),
-        "returns": np.asarray(state.levels["returns"])[:len(models)].tolist(),
-        "iterations": rows})
-    x = np.asarray([r["iteration"] for r in rows])
-    def trace(field: str) -> np.ndarray:
-        return np.asarray([[np.nan if r[field] is None else r[field] for r in rows]], float)
-
-    png = plot_curves({"search worst case": trace("search_worst"),
-                       "worst-case estimate (set)": trace("estimate"),
-                       "training return": trace("train_return")},
-                      x, run.plots / "iwocs.png", title=f"{args.env} IWOCS on {args.space}",
-                      xlabel="iteration")
+    state, rows, _ = train_iwocs(uset, rule, cfg, icfg, jax.random.key(args.seed),
+                                 checkpoint_dir=run.checkpoints,
+                                 on_iteration=lambda i, row: run.log(row))
+    png = save_iwocs_results(run, uset, state, rows, title=f"{args.env} IWOCS on {args.space}")
     last = rows[-1]
+
     def fmt(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.2f}"
 

@@ -179,6 +179,34 @@ def train_iwocs(uset: UncertaintySet, rule: UpdateRule, cfg: TrainConfig, icfg: 
     return state, rows, iw
 
 
+def save_iwocs_results(run: Any, uset: UncertaintySet, state: Any,
+                       rows: list[dict[str, Any]], title: str) -> Path:
+    """Write a finished IWOCS run's agent (`agent/`, one seed), its set of worst-case models
+    with their returns and the iteration rows (`eval/iwocs_set.json`), and the plot of the
+    search's worst case, the set's estimate and the training return (returned path).
+    `run` is the run's `RunDir`."""
+    from discovery.agent_store import save_agent
+    from discovery.plotting import plot_curves
+
+    save_agent(run.path / "agent", jax.tree.map(lambda x: x[None], state.agent.params),
+               jax.tree.map(lambda x: x[None], state.agent.obs_stats))
+    count = int(state.levels["count"])
+    models = np.asarray(jax.vmap(uset.values)(state.levels["unit"]))[:count]
+    run.write_json("eval/iwocs_set.json", {
+        "labels": list(uset.labels), "models": models.tolist(),
+        "returns": np.asarray(state.levels["returns"])[:count].tolist(),
+        "iterations": rows})
+
+    def trace(field: str) -> np.ndarray:
+        return np.asarray([[np.nan if r[field] is None else r[field] for r in rows]], float)
+
+    return plot_curves({"search worst case": trace("search_worst"),
+                        "worst-case estimate (set)": trace("estimate"),
+                        "training return": trace("train_return")},
+                       np.asarray([r["iteration"] for r in rows]), run.plots / "iwocs.png",
+                       title=title, xlabel="iteration")
+
+
 def _stalled(rows: list[dict[str, Any]], icfg: IwocsConfig) -> bool:
     """The search's worst case has not improved by more than `tol` for `patience`
     iterations."""

@@ -3,9 +3,9 @@ per-test report of JAX trace/lower/compile seconds.
 
 CI runs the suite on two xdist workers that take whole files (`--dist loadfile`); xdist hands
 out files with the most tests first, which interleaves the few heavy end-to-end files with
-many small compile-bound ones. (Heaviest-first by measured cost, `--no-loadscope-reorder`, was
-slower in one clean-clone `.ci/run` each: 1,482 s against 1,312 s, as two exec-heavy tests
-then run side by side on the two cores.)
+many small compile-bound ones. (Heaviest-first by measured cost, `--no-loadscope-reorder`,
+took 1,482 s in one clean-clone `.ci/run`; xdist's order 1,312 s and 1,535 s in two others:
+no better, within this machine's run-to-run spread.)
 """
 
 from __future__ import annotations

@@ -182,7 +182,12 @@ def test_rldisco_train_levels_iwocs_and_dr_over_a_set_end_to_end(tmp_path, capsy
     run = tmp_path / "iw"
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2] and rows[-1]["models"] == 3
-    assert (run / "plots" / "iwocs.png").is_file() and (run / "eval" / "iwocs_set.json").is_file()
+    assert (run / "plots" / "iwocs.png").is_file()
+    saved = json.loads((run / "eval" / "iwocs_set.json").read_text())
+    assert saved["labels"] == ["pole half-length"]
+    assert [r["iteration"] for r in saved["iterations"]] == [1, 2]
+    assert len(saved["models"]) == len(saved["returns"]) == 3  # the first model + 1 per iteration
+    assert "IWOCS: 2 iterations, 3 models" in capsys.readouterr().out
     assert main(["robust-eval", str(run), "--space", "cartpole-1d", "--grid", "4",
                  "--episodes", "2"]) == 0
     assert "worst case" in capsys.readouterr().out
