@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from discovery.inner import TrainConfig, make_train
+from discovery.rundir import RunDir
 from discovery.ued import UEDState, make_ued
 from environment_design.iwocs import WorstCaseSearch, WorstCaseSet
 from environment_design.spaces import UncertaintySet
@@ -179,12 +180,11 @@ def train_iwocs(uset: UncertaintySet, rule: UpdateRule, cfg: TrainConfig, icfg: 
     return state, rows, iw
 
 
-def save_iwocs_results(run: Any, uset: UncertaintySet, state: Any,
+def save_iwocs_results(run: RunDir, uset: UncertaintySet, state: Any,
                        rows: list[dict[str, Any]], title: str) -> Path:
     """Write a finished IWOCS run's agent (`agent/`, one seed), its set of worst-case models
     with their returns and the iteration rows (`eval/iwocs_set.json`), and the plot of the
-    search's worst case, the set's estimate and the training return (returned path).
-    `run` is the run's `RunDir`."""
+    search's worst case, the set's estimate and the training return (returned path)."""
     from discovery.agent_store import save_agent
     from discovery.plotting import plot_curves
 

@@ -47,6 +47,7 @@ if _COMPILE_REPORT:
     import json
     import time
 
+    import jax.monitoring  # (importing jax does not start a backend: XLA_FLAGS above still apply)
     import pytest
 
     _seconds = {"trace": 0.0, "lower": 0.0, "compile": 0.0}
@@ -58,13 +59,10 @@ if _COMPILE_REPORT:
         if name in _EVENTS:
             _seconds[_EVENTS[name]] += secs
 
+    jax.monitoring.register_event_duration_secs_listener(_listen)
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(item, nextitem):
-        import jax.monitoring
-
-        if not getattr(_listen, "registered", False):
-            jax.monitoring.register_event_duration_secs_listener(_listen)
-            _listen.registered = True
         before, t0 = dict(_seconds), time.perf_counter()
         yield
         row = {"test": item.nodeid, "wall": round(time.perf_counter() - t0, 2)}
