@@ -320,7 +320,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     evaluate_run(args.run, envs=args.envs, seeds=args.seeds,
                  total_timesteps=args.total_timesteps, baselines=tuple(args.baselines),
-                 seed=args.seed)
+                 seed=args.seed, compare=tuple(args.compare))
     return 0
 
 
@@ -397,7 +397,7 @@ def _cmd_robust_eval(args: argparse.Namespace) -> int:
     from discovery.robust_eval import robust_eval_run
 
     robust_eval_run(args.run, args.space, points=args.grid, seeds=args.seeds,
-                    episodes=args.episodes, seed=args.seed)
+                    episodes=args.episodes, seed=args.seed, compare=tuple(args.compare))
     return 0
 
 
@@ -517,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--total-timesteps", type=int,
                    help="training horizon (default: the run's); others test temporal awareness")
     p.add_argument("--baselines", nargs="*", default=["ppo", "dpo"])
+    p.add_argument("--compare", nargs="+", default=[], metavar="RUN",
+                   help="other discovery runs whose rules are trained the same way (e.g. a "
+                        "nominally discovered rule next to a robustly discovered one)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("sweep", help="launch a sweep file (local or Slurm), or show a "
@@ -543,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              "(default all); a discovery run's per point (4)")
     p.add_argument("--episodes", type=int, default=16,
                    help="evaluation episodes per agent and point (train runs)")
+    p.add_argument("--compare", nargs="+", default=[], metavar="RUN",
+                   help="discovery runs whose rules are trained at every point too (e.g. a "
+                        "nominally discovered rule next to a robustly discovered one)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_robust_eval)
 

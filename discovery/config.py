@@ -99,6 +99,17 @@ class DiscoveryConfig:
             raise ValueError(f"levels.kind={self.levels.kind} draws levels of one environment "
                              f"(a level distribution such as gridworld/all, or an env whose "
                              f"ParamSpace is varied); envs has {list(self.envs)}")
+        if self.levels.kind == "iwocs":
+            from environment_design.spaces import spec
+
+            if self.outer != "es":
+                raise ValueError("levels.kind iwocs (robust discovery) is for outer=es")
+            if self.center_seeds < 1:
+                raise ValueError("center_seeds must be >= 1 with levels.kind iwocs: the "
+                                 "worst-case search runs against the ES mean's agents")
+            if spec(self.levels.space).env != self.envs[0]:
+                raise ValueError(f"levels.space {self.levels.space} is a set over "
+                                 f"{spec(self.levels.space).env}, not envs[0]={self.envs[0]}")
         if self.levels.kind != "fixed" and self.levels.score not in ("regret", "random"):
             raise ValueError(f"levels.score must be regret or random for discovery, got "
                              f"{self.levels.score!r} (pvl / maxmc / l1 score agent training)")
@@ -141,6 +152,10 @@ class DiscoveryConfig:
         """What a member's fitness is (for logs and plot axes)."""
         ret = ("final-policy return" if self.fitness_measure == "final_policy"
                else "final return")
+        if self.levels.kind == "iwocs":
+            worst = ("minimum" if self.levels.worst_case == "min"
+                     else f"CVaR {self.levels.cvar_alpha:g}")
+            return f"{worst} over the worst-case set of the final-policy return"
         if self.samples_levels:
             return f"{ret} / level optimum" if self.optimum_normalised else ret
         return f"normalised {ret} (PPO = 1)" if self.fitness_is_ppo_normalised else ret
@@ -303,6 +318,32 @@ def _quickstart_lpo_plr() -> DiscoveryConfig:
         "plr", buffer_size=128, minimum_fill_ratio=0.25), generations=16)
 
 
+def _quickstart_robust() -> DiscoveryConfig:
+    # Robust discovery in CPU minutes: quickstart's TA-LPO, where a member's fitness is its
+    # agents' worst final-policy return over a growing set of CartPole pole lengths and masses
+    # (cartpole-2d): every 4 generations CMA-ES (6 x 6 evaluations) finds the ES mean's agent's
+    # worst case and adds it to the set (nominal + 4 models by generation 12).
+    base = _quickstart()
+    return dataclasses.replace(base, levels=LevelsConfig(
+        "iwocs", space="cartpole-2d", set_size=5, search_every=4, search_population=6,
+        search_generations=6))
+
+
+def _robust_lpo_hopper() -> DiscoveryConfig:
+    # Robust discovery at GPU scale: LPO on brax Hopper under M2TD3's hopper-3d set (world
+    # friction [0.1, 3.0], torso mass [0.1, 3.0], thigh mass [0.1, 4.0]); the inner loop is
+    # lpo-brax-ant's (purejaxrl's continuous PPO settings). A member's fitness is its agents'
+    # worst final-policy return over up to 16 worst-case models; CMA-ES (16 x 12) adds one
+    # every 8 generations.
+    return DiscoveryConfig(
+        envs=("brax/hopper",), rule=RuleConfig("lpo", {"ent_coef": 0.0}),
+        train=TRAIN_PRESETS["brax"].replace(total_timesteps=10_000_000),
+        es=ESConfig(population_size=64, lr=0.03, sigma=0.03),
+        levels=LevelsConfig("iwocs", space="hopper-3d", set_size=16, search_every=8,
+                            search_population=16, search_generations=12),
+        generations=128, chunk=1)
+
+
 def _lpo_brax_ant() -> DiscoveryConfig:
     # LPO on brax Ant as in the DPO paper, with purejaxrl's continuous PPO as the inner loop
     # (observation and reward normalisation, no LR annealing, entropy 0), so PPO, the
@@ -320,6 +361,8 @@ PRESETS = {
     "quickstart-lpg-metagrad": _quickstart_lpg_metagrad,
     "quickstart-groove": _quickstart_groove,
     "quickstart-lpo-plr": _quickstart_lpo_plr,
+    "quickstart-robust": _quickstart_robust,
+    "robust-lpo-hopper": _robust_lpo_hopper,
     "groove-gridworld": _groove_gridworld,
     "lpg-metagrad-gridworld": _lpg_metagrad,
     "lpg-gridworld": lambda: _lpg("lpg"),

@@ -235,7 +235,7 @@ def make_es_loop(es: Any, es_params: Any, fitness: Any, mesh: Mesh, template: An
     levels_state = fitness.init(k_es)
     scorer = jax.jit(lambda m, k, s: fitness.eval(None, m, s, k)[1])  # nothing seeded inside
 
-    def score(meta_params: Any, g: int) -> float:
+    def score(meta_params: Any, g: int, levels_state: Any = levels_state) -> float:
         return float(scorer(meta_params, generation_keys(jax.random.fold_in(k_gen, g))[1],
                             levels_state))
 
@@ -252,7 +252,7 @@ def generation_record(generation: int, log: GenerationLog, i: int, env_names: tu
     per_env = np.nanmean(np.asarray(log.info["normalized"][i]), axis=0)
     center_per_env = np.asarray(log.info["center_normalized"][i], dtype=float)
     extra: dict[str, Any] = {}
-    for group in ("levels", "buffer"):
+    for group in ("levels", "buffer", "iwocs"):
         if group in log.info:
             extra[group] = {k: float(v[i]) for k, v in log.info[group].items()}
     for name in ("replayed", "level_score"):

@@ -102,11 +102,15 @@ def score_summary(strata: Sequence[np.ndarray]) -> dict[str, Any]:
 def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
                  total_timesteps: int | None = None,
                  baselines: Sequence[str] = ("ppo", "dpo"), seed: int = 0,
-                 progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
+                 compare: Sequence[str | Path] = (), progress: bool = True,
+                 echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Train fresh agents with the run's discovered rule and the baselines on `envs`.
 
-    Everything is validated (run directory, checkpoint, env names, rule names, train configs)
-    before anything compiles. Returns the summary (also written to `eval/summary.json`).
+    `compare`: other discovery runs whose discovered rules are trained the same way (this
+    run's inner loop, the same keys), reported under their run names, e.g. a nominally
+    discovered rule next to a robustly discovered one. Everything is validated (run
+    directories, checkpoints, env names, rule names, train configs) before anything compiles.
+    Returns the summary (also written to `eval/summary.json`).
     """
     import envs as env_registry
     from discovery.agents import train_agents
@@ -135,7 +139,19 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
     rule_names = list(dict.fromkeys(rule_names))
     if DISCOVERED in rule_names:
         raise ValueError(f"'{DISCOVERED}' is the run's own rule; it is not a baseline name")
-    rules = {DISCOVERED: cfg.rule.build(), **{b: make_rule(b) for b in rule_names}}
+    rules = {DISCOVERED: cfg.rule.build()}
+    metas: dict[str, Any] = {}
+    for other in compare:
+        other_cfg, other_run = open_run(other)
+        if other_run.name in rules or other_run.name in rule_names:
+            raise ValueError(f"--compare {other}: the name '{other_run.name}' is taken (by "
+                             "this run, a baseline or another compared run)")
+        try:
+            metas[other_run.name] = load_meta_params(other_run.checkpoints)[0]
+        except FileNotFoundError:
+            raise FileNotFoundError(f"compared run {other_run.path} has no checkpoint") from None
+        rules[other_run.name] = other_cfg.rule.build()
+    rules.update({b: make_rule(b) for b in rule_names})
     train_cfgs = {name: _train_config(cfg, name, total_timesteps) for name in env_names}
     # Every rule is scored as the discovered rule's papers score it (one measure per table).
     train_cfgs = {name: (tcfg.replace(fitness_measure=fitness_measure(rules[DISCOVERED], tcfg)),
@@ -145,10 +161,11 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
     except FileNotFoundError:
         raise FileNotFoundError(f"run {run.path} has no checkpoint yet: run (or resume) "
                                 "`rldisco discover` first") from None
+    metas[DISCOVERED] = meta_params
     generation = meta.get("generation")
     echo(f"evaluating {run.name} ({cfg.rule.name}, generation {generation}) on "
          f"{', '.join(env_names)}: {seeds} seeds x {len(rules)} rules "
-         f"({DISCOVERED}, {', '.join(rule_names)})")
+         f"({', '.join(rules)})")
 
     run.eval_dir.mkdir(parents=True, exist_ok=True)
     base_key = jax.random.key(seed)
@@ -160,7 +177,7 @@ def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
         r_random = float(jax.jit(random_policy_return, static_argnums=0)(env, params, k_rand))
         results = {}
         for label, rule in rules.items():
-            mp = meta_params if label == DISCOVERED else None
+            mp = metas.get(label)
             t0 = time.perf_counter()
             res = train_agents(env, params, rule, tcfg, k_train, seeds, mp,
                                label=f"{name} {label}", progress=progress)

@@ -32,7 +32,16 @@ from jax.sharding import PartitionSpec as P
 
 import envs
 from discovery.inner import TrainConfig, fitness_measure, make_train
-from environment_design import PLR, SampleKind, algorithmic_regret, buffer_stats, random_scores
+from environment_design import (
+    PLR,
+    SampleKind,
+    WorstCaseSearch,
+    WorstCaseSet,
+    algorithmic_regret,
+    buffer_stats,
+    random_scores,
+    worst_case_return,
+)
 from envs.params import Level
 from envs.rollout import completed_episode_return, random_policy, reset_batch, unroll
 from envs.wrappers import EpisodeStats
@@ -319,3 +328,98 @@ def make_level_evaluate(rule: UpdateRule, env_name: str, cfg: TrainConfig, sourc
         return m_norm, c_norm, state, info
 
     return Fitness(init=source.init, eval=evaluate)
+
+
+def make_robust_evaluate(rule: UpdateRule, env_name: str, cfg: TrainConfig, levels: Any,
+                         seeds_per_member: int = 1, center_seeds: int = 1,
+                         mesh: Mesh | None = None) -> Fitness:
+    """Robust fitness: IWOCS's growing worst-case set of dynamics inside the outer loop.
+
+    `levels` is a `LevelsConfig` of kind iwocs. The state holds the set (the nominal model
+    first; `environment_design.WorstCaseSet`) and the generation count. Every generation each
+    agent trains on models drawn from the set, one per environment, the worst models weighted
+    up by the ES mean's last returns on them (agent seed i draws the same models for every
+    member: common random numbers); then its final policy plays fresh episodes on every model
+    of the set (the same episodes for every agent), and a member's fitness is the worst case
+    over the models of its agents' mean return: the minimum, or the CVaR of `cvar_alpha`.
+    Every `search_every` generations (from the first), CMA-ES searches the uncertainty set for
+    the worst case of the ES mean's first agent and adds it to the set. Fitness is the raw
+    return (the set has no normaliser); `center_seeds` must be >= 1 (the search needs the ES
+    mean's agent). `info` adds the members' mean return on every model ("model_returns",
+    [P, K]; slots past the set's size are not models yet: "valid_models" [K]) and the
+    per-generation "iwocs" metrics.
+    """
+    from environment_design.spaces import make_space
+
+    if center_seeds < 1:
+        raise ValueError("levels.kind iwocs needs center_seeds >= 1: the worst-case search "
+                         "runs against the ES mean's agents")
+    uset = make_space(levels.space)
+    if uset.spec.env != env_name:
+        raise ValueError(f"levels.space {levels.space} is a set over {uset.spec.env}, not "
+                         f"{env_name}")
+    env, _ = envs.make(env_name)
+    worst_set = WorstCaseSet(uset, levels.set_size, cfg.num_updates)
+    search = WorstCaseSearch(uset.dim, levels.search_population, levels.search_generations)
+    alpha = levels.cvar_alpha if levels.worst_case == "cvar" else None
+    devices = 1 if mesh is None else mesh.devices.size
+    constrain, gather = _batch_sharding(mesh), _gather(mesh)
+    train = jax.vmap(make_train(env, rule, cfg, per_env_params=True).train, in_axes=(0, 0, 0))
+    plain = make_train(env, rule, cfg)
+    on_models = jax.vmap(jax.vmap(plain.evaluate, in_axes=(None, None, 0, 0)),
+                         in_axes=(0, 0, None, None))  # [R agents, K models]
+
+    def init(key: jax.Array) -> dict:
+        return {"set": worst_set.init(key), "generation": jnp.int32(0)}
+
+    def evaluate(population: Any | None, center: Any, state: dict, key: jax.Array):
+        size = 0 if population is None else jax.tree.leaves(population)[0].shape[0]
+        k_models, k_train, k_eval, k_search, k_search_eval = jax.random.split(key, 5)
+        models_state = state["set"]
+        n_seeds = max(seeds_per_member, center_seeds, 1)
+        draw = lambda k: worst_set.sample(models_state, k, cfg.num_envs)[1].params  # noqa: E731
+        seed_models = jax.vmap(draw)(seed_keys(k_models, n_seeds))
+        meta, seed, _, n_members = _runs(population, center, seeds_per_member, center_seeds,
+                                         devices)
+        params = jax.tree.map(lambda x: x[seed], seed_models)
+        meta, params, run_keys = constrain((meta, params, seed_keys(k_train, n_seeds)[seed]))
+        result = train(meta, params, run_keys)
+        models = worst_set.models(models_state)
+        model_keys = jax.random.split(k_eval, worst_set.capacity)
+        returns = gather(on_models(result.agent_params, result.obs_stats, models, model_keys))
+        m_ret, c_ret = _split(returns, size, seeds_per_member, center_seeds, n_members)
+        valid = jnp.arange(worst_set.capacity) < models_state["count"]
+        m_fit = worst_case_return(m_ret, valid, alpha)
+        c_fit = worst_case_return(c_ret, valid, alpha)
+        info = {"normalized": m_fit[:, None], "returns": m_fit[:, None],
+                "center_normalized": c_fit[None], "center_returns": c_fit[None],
+                "model_returns": m_ret, "valid_models": valid}
+        if population is None:
+            return m_fit, c_fit, state, info
+
+        models_state = worst_set.reweight(models_state, c_ret)
+        agent = gather(jax.tree.map(lambda x: x[n_members],
+                                    (result.agent_params, result.obs_stats)))
+        set_worst = worst_case_return(c_ret, valid)
+
+        def search_and_add(s):
+            found = search.run(lambda p, k: plain.evaluate(*agent, p, k), uset, k_search,
+                               k_search_eval)
+            s = worst_set.add(s, found.unit)
+            s = worst_set.record(s, jnp.minimum(set_worst, found.score), found.score)
+            return s, found.score, found.values
+
+        def keep(s):
+            return s, jnp.float32(jnp.nan), jnp.full((uset.dim,), jnp.nan, jnp.float32)
+
+        searching = state["generation"] % levels.search_every == 0
+        models_state, found, point = jax.lax.cond(searching, search_and_add, keep,
+                                                  models_state)
+        info["iwocs"] = {"models": models_state["count"].astype(jnp.float32),
+                         "set_worst": set_worst, "search_worst": found,
+                         "estimate": models_state["estimate"], "nominal": c_ret[0],
+                         **{f"worst_{d.target.replace(':', '_')}": point[i]
+                            for i, d in enumerate(uset.spec.dims)}}
+        return m_fit, c_fit, {"set": models_state, "generation": state["generation"] + 1}, info
+
+    return Fitness(init=init, eval=evaluate)

@@ -375,12 +375,15 @@ class Trainer:
         return self.train(meta_params, env_params, key, num_updates)
 
 
-def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = None) -> Trainer:
+def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = None,
+               per_env_params: bool = False) -> Trainer:
     """Build the `Trainer` of `rule` on `env` under `cfg`.
 
     `env_params` here is only a template for the spaces and the episode cap (default:
     `env.default_params`). `num_updates` (a traced int <= cfg.num_updates) sets a run's
-    horizon N.
+    horizon N. With `per_env_params`, the `env_params` that `train`, `init`, `advance`,
+    `finish` and `evaluate` take carry a leading axis of `cfg.num_envs`: each environment of
+    the run has its own level (auto-reset replays it), e.g. models drawn from a worst-case set.
     """
     template = env.default_params if env_params is None else env_params
     net = make_network(env, template, rule, cfg)
@@ -401,7 +404,7 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         horizon = jnp.asarray(max_updates if num_updates is None else num_updates, jnp.int32)
         horizon = jnp.clip(horizon, 1, max_updates)
         k_init, k_reset, k_loop = jax.random.split(key, 3)
-        obs, env_state = reset_batch(env, env_params, k_reset, cfg.num_envs)
+        obs, env_state = reset_batch(env, env_params, k_reset, cfg.num_envs, per_env_params)
         params = net.init(k_init, obs)
         stats = ObsStats.init(obs.shape[1:]).update(obs)
         return TrainState(params, tx.init(params), env_state, obs, stats,
@@ -446,7 +449,7 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
         k_roll, k_learn = jax.random.split(jax.random.fold_in(state.key, n))
         rollout, env_state, last_obs, extras = rollout_fn(
             state.params, state.obs_stats, state.env_state, state.obs, env_params, k_roll,
-            cfg.num_steps)
+            cfg.num_steps, per_env_params=per_env_params)
         ep_ret, ep_done = extras["episode_return"], extras["episode_done"]
         reward_stats = state.reward_stats
         if cfg.normalize_reward:
@@ -475,13 +478,14 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
     def evaluate(params: Any, stats: ObsStats, env_params: Any, key: jax.Array) -> jax.Array:
         """Mean return of one fresh episode in each of `num_envs` envs (sampled actions)."""
         k_reset, k_run = jax.random.split(key)
-        obs, env_state = reset_batch(env, env_params, k_reset, cfg.num_envs)
+        obs, env_state = reset_batch(env, env_params, k_reset, cfg.num_envs, per_env_params)
 
         def policy(obs, k):
             return forward(params, stats, obs).policy.sample(k), {}
 
         _, _, (reward, done) = unroll(env, env_params, policy, env_state, obs, k_run,
-                                      eval_steps, keep=lambda t: (t.reward, t.done))
+                                      eval_steps, keep=lambda t: (t.reward, t.done),
+                                      per_env_params=per_env_params)
         returns, _ = first_episode_return(reward.astype(jnp.float32), done)
         return returns.mean()
 

@@ -2,9 +2,9 @@
 builds (`environment_design`), for discovery (ES over levels) and for agent training (UED).
 
     levels:
-      kind: fixed | sampled | plr | accel
+      kind: fixed | sampled | plr | accel | iwocs
       score: regret | random            (discovery; agent training: pvl | maxmc | l1)
-      ...buffer settings (PLR / ACCEL)
+      ...buffer settings (PLR / ACCEL), worst-case set settings (IWOCS)
 
 Where sampled levels come from is the environment family's business: a level distribution
 (`gridworld/<distribution>`) draws levels with their own lifetimes; any other environment
@@ -34,7 +34,8 @@ from environment_design import (
 )
 from envs.params import Level
 
-KINDS = ("fixed", "sampled", "plr", "accel")
+KINDS = ("fixed", "sampled", "plr", "accel", "iwocs")
+WORST_CASE = ("min", "cvar")
 DISCOVERY_SCORES = ("regret", "random")
 AGENT_SCORES = ("pvl", "maxmc", "l1", "random")
 PRIORITIZATIONS = ("rank", "topk")
@@ -60,21 +61,36 @@ class LevelsConfig:
     robust: bool = False  # robust PLR: learn only on replayed levels
     mutation_edits: int = 2  # ACCEL on grid-worlds: edits per mutation
     mutation_scale: float = 0.1  # ACCEL on a ParamSpace: std as a fraction of each range
-    space: str | None = None  # sampled levels from a named uncertainty set instead (dr)
+    space: str | None = None  # the named uncertainty set of kind sampled (dr) or iwocs
+    # kind iwocs (robust discovery): a member's fitness is its agents' return on the set's
+    # models, reduced by `worst_case` (min, or CVaR: the mean of the worst cvar_alpha
+    # fraction); every `search_every` generations CMA-ES (search_population x
+    # search_generations evaluations) finds the ES mean's agent's worst case in `space` and
+    # adds it to the set (at most `set_size` models, the nominal one first).
+    worst_case: str = "min"
+    cvar_alpha: float = 0.25
+    set_size: int = 8
+    search_every: int = 4
+    search_population: int = 8
+    search_generations: int = 8
 
     def __post_init__(self) -> None:
         check_fields(self, "levels")
         for name, allowed in (("kind", KINDS), ("fitness", ("normalized", "raw")),
-                              ("prioritization", PRIORITIZATIONS),
+                              ("prioritization", PRIORITIZATIONS), ("worst_case", WORST_CASE),
                               ("score", DISCOVERY_SCORES + AGENT_SCORES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"levels.{name} must be one of {allowed}, got "
                                  f"{getattr(self, name)!r}")
-        for name in ("buffer_size", "top_k", "mutation_edits"):
+        for name in ("buffer_size", "top_k", "mutation_edits", "set_size", "search_every",
+                     "search_population", "search_generations"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"levels.{name} must be a positive integer, got {value!r}")
-        for name in ("replay_prob", "staleness_coeff", "minimum_fill_ratio"):
+        if self.search_population < 2:
+            raise ValueError(f"levels.search_population must be >= 2 (CMA-ES), got "
+                             f"{self.search_population}")
+        for name in ("replay_prob", "staleness_coeff", "minimum_fill_ratio", "cvar_alpha"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
                 raise ValueError(f"levels.{name} must be in [0, 1], got {value!r}")
@@ -91,9 +107,16 @@ class LevelsConfig:
                 spec(self.space)
             except ValueError as e:
                 raise ValueError(f"levels.space: {e}") from None
-            if self.kind != "sampled":
+            if self.kind not in ("sampled", "iwocs"):
                 raise ValueError(f"levels.space ({self.space}) is for kind 'sampled' (domain "
-                                 f"randomisation over the set), got kind {self.kind!r}")
+                                 f"randomisation over the set) or 'iwocs' (a worst-case set), "
+                                 f"got kind {self.kind!r}")
+        elif self.kind == "iwocs":
+            raise ValueError("levels.space: kind 'iwocs' searches a named uncertainty set; "
+                             "set levels.space (rldisco envs --spaces lists them)")
+        if self.kind == "iwocs" and self.worst_case == "cvar" and not self.cvar_alpha > 0:
+            raise ValueError(f"levels.cvar_alpha must be in (0, 1] for worst_case cvar, got "
+                             f"{self.cvar_alpha!r}")
 
     @property
     def curriculum(self) -> bool:

@@ -24,7 +24,9 @@ class OuterLoop:
     meta_params(state) -> the meta-parameters to save (the discovered rule)
     records(start, log) -> one metrics row per generation of a host-side chunk log
     score(meta_params, generation) -> the fitness of those meta-parameters as generation
-        `generation` would score them, or None (the loop does not score a rule alone)
+        `generation` would score them, or None (the loop does not score a rule alone); ES
+        loops also take `levels_state=` (default: the level source's initial state), e.g.
+        the final worst-case set of a robust run
     label: what one generation is, for messages ("generation", "meta-step")
     """
 

@@ -132,3 +132,28 @@ def plot_grid(values: np.ndarray, returns: np.ndarray, labels: tuple[str, ...],
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_worst_case_set(rows: list[dict], path: str | Path, *, title: str = "") -> Path:
+    """A robust (IWOCS) discovery run per generation, from its metrics rows: the ES mean's
+    agents' return on the nominal model and their worst over the set (the centre fitness),
+    the worst case each search found (points), and the set's size (right axis)."""
+    gens = np.asarray([r["generation"] for r in rows])
+
+    def series(key: str) -> np.ndarray:
+        return np.asarray([_nan(r.get("iwocs", {}).get(key)) for r in rows], dtype=float)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(gens, series("nominal"), label="ES mean: nominal model")
+    ax.plot(gens, series("set_worst"), color="black", lw=2, label="ES mean: worst over the set")
+    found = series("search_worst")
+    ax.plot(gens, found, "v", color="tab:red", label="search: worst case found (added)")
+    ax.set(title=title, xlabel="generation", ylabel="final-policy return")
+    right = ax.twinx()
+    right.step(gens, series("models"), where="post", color="gray", alpha=0.5)
+    right.set_ylabel("models in the set", color="gray")
+    return _finish(fig, ax, path)
+
+
+def _nan(value) -> float:
+    return float("nan") if value is None else float(value)

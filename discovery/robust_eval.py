@@ -112,10 +112,14 @@ def write_grid_csv(path: Path, uset: UncertaintySet, result: GridResult,
 
 def robust_eval_run(run_path: str | Path, space: str, *, points: int = 10,
                     seeds: int | None = None, episodes: int = 16, seed: int = 0,
+                    compare: tuple[str | Path, ...] = (),
                     echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate a run over the grid of `space`; returns the summary (also written to
     `eval/robust_<space>.json`). `seeds`: agents (a trained run: the first `seeds` saved
-    ones, default all; a discovery run: agents trained per grid point, default 4)."""
+    ones, default all; a discovery run: agents trained per grid point, default 4).
+    `compare` (discovery runs only): other discovery runs whose rules are trained at every
+    point too, with this run's inner loop and the same keys (e.g. a nominally discovered rule
+    next to a robustly discovered one), reported under their run names."""
     from discovery.rundir import RunDir, check_writable
 
     path = Path(run_path).expanduser()
@@ -131,9 +135,12 @@ def robust_eval_run(run_path: str | Path, space: str, *, points: int = 10,
     uset = make_space(space)
     key = jax.random.key(seed)
     if kind == "train":
+        if compare:
+            raise ValueError("--compare is for discovery runs (their rules are trained at "
+                             "every point); this is a train run")
         summary, columns = _eval_trained(run, uset, points, seeds, episodes, key, echo)
     else:
-        summary, columns = _eval_discovered(run, uset, points, seeds or 4, key, echo)
+        summary, columns = _eval_discovered(run, uset, points, seeds or 4, key, echo, compare)
     result = summary.pop("_result")
     csv_path = write_grid_csv(run.eval_dir / f"robust_{space}.csv", uset, result, columns)
     from discovery.plotting import plot_grid
@@ -231,7 +238,7 @@ def worst_case_run(run_path: str | Path, space: str, *, points: int = 10,
     return report
 
 
-def _eval_discovered(run, uset, points, seeds, key, echo):
+def _eval_discovered(run, uset, points, seeds, key, echo, compare=()):
     from discovery.checkpoint import load_meta_params
     from discovery.run import open_run
     from meta_objectives import make_rule
@@ -240,11 +247,19 @@ def _eval_discovered(run, uset, points, seeds, key, echo):
     if uset.spec.env not in cfg.envs:
         check_space_env(uset, cfg.envs[0])
     meta_params, meta = load_meta_params(run.checkpoints)
+    rules = [("discovered", cfg.rule.build(), meta_params)]
+    for other in compare:
+        other_cfg, other_run = open_run(Path(other).expanduser())
+        label = other_run.name if other_run.name not in ("discovered", "ppo") else str(other)
+        if label in {r[0] for r in rules}:
+            raise ValueError(f"--compare {other}: two runs named {label}")
+        rules.append((label, other_cfg.rule.build(), load_meta_params(other_run.checkpoints)[0]))
+    rules.append(("ppo", make_rule("ppo"), {}))
     echo(f"{run.name} (generation {meta.get('generation')}): training {seeds} agents per point "
-         f"on {points}^{uset.dim} points of {uset.name}, discovered rule and PPO")
+         f"on {points}^{uset.dim} points of {uset.name}: "
+         f"{', '.join(label for label, *_ in rules)}")
     summaries, columns, results = {}, {}, {}
-    for label, rule, mp in (("discovered", cfg.rule.build(), meta_params),
-                            ("ppo", make_rule("ppo"), {})):
+    for label, rule, mp in rules:
         score = training_score_fn(uset, cfg.train, rule, mp, seeds)
         results[label] = evaluate_grid(score, uset, points, key)
         summaries[label] = grid_summary(results[label])

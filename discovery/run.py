@@ -36,6 +36,7 @@ from discovery.fitness import (
     compute_baselines,
     make_evaluate,
     make_level_evaluate,
+    make_robust_evaluate,
     reference_ppo,
 )
 from discovery.inner import make_train
@@ -118,6 +119,9 @@ def make_fitness(cfg: DiscoveryConfig, rule: Any, baselines: dict[str, dict], me
     if not cfg.samples_levels:
         return make_evaluate(rule, cfg.envs, cfg.train, baselines, cfg.seeds_per_member,
                              cfg.center_seeds, mesh)
+    if cfg.levels.kind == "iwocs":
+        return make_robust_evaluate(rule, cfg.envs[0], cfg.train, cfg.levels,
+                                    cfg.seeds_per_member, cfg.center_seeds, mesh)
     regret = cfg.levels.curriculum and cfg.levels.score == "regret"
     source = make_level_source(cfg.levels, cfg.envs[0], cfg.train.num_updates,
                                extras={"reference_return": float("nan")} if regret else None)
@@ -238,7 +242,9 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
 
     def score(meta_params: Any, generation: int) -> float | None:
         if cfg.center_seeds and generation not in scores:
-            scores[generation] = loop.score(meta_params, generation)
+            # a robust run scores its rule on the worst-case set it has found so far
+            on_set = {"levels_state": state[1]} if cfg.levels.kind == "iwocs" else {}
+            scores[generation] = loop.score(meta_params, generation, **on_set)
         return scores.get(generation)
 
     def save(done: int) -> None:
@@ -307,6 +313,10 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
                      center=center if cfg.center_seeds else None)
         if any("levels" in r for r in history):
             plot_levels(history, run.plots / "levels.png", title=run.name)
+        if any("iwocs" in r for r in history):
+            from discovery.plotting import plot_worst_case_set
+
+            plot_worst_case_set(history, run.plots / "worst_case_set.png", title=run.name)
     if cfg.levels.curriculum and cfg.outer == "es" and not isinstance(run, ReadOnlyRun):
         save_top_levels(cfg, state[1], run)
     return DiscoveryResult(meta_params, state, fitness_rows, center, final_center)
@@ -367,6 +377,9 @@ def progress_fields(rows: list[dict[str, Any]], cfg: DiscoveryConfig) -> dict[st
                   nonfinite=sum(r["nonfinite"] for r in rows))
     if cfg.outer == "metagrad":
         fields["meta_loss"] = last["meta_loss"]
+    iwocs = last.get("iwocs")
+    if iwocs:  # the ES mean's agents on the nominal model (centre: their worst over the set)
+        fields.update(models=iwocs.get("models"), nominal=iwocs.get("nominal"))
     buffer = last.get("buffer")
     if buffer:
         fields.update(fill=buffer.get("fill_ratio"), level_score=buffer.get("score_mean"),
@@ -382,7 +395,7 @@ def tracker_scalars(record: dict[str, Any]) -> dict[str, float]:
     for key in ("meta_loss", "pg_loss", "grad_norm", "resets"):
         if key in record:
             scalars[f"metagrad/{key}"] = record[key]
-    for group in ("per_env", "center_per_env", "levels", "buffer"):
+    for group in ("per_env", "center_per_env", "levels", "buffer", "iwocs"):
         scalars.update({f"{group}/{k}": v for k, v in record.get(group, {}).items()})
     return {k: float("nan") if v is None else float(v) for k, v in scalars.items()}
 

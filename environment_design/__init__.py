@@ -6,7 +6,12 @@ arrays; this package imports `envs` only and sees scores as arrays the caller co
 """
 
 from environment_design.base import LevelSource
-from environment_design.iwocs import SearchResult, WorstCaseSearch, WorstCaseSet
+from environment_design.iwocs import (
+    SearchResult,
+    WorstCaseSearch,
+    WorstCaseSet,
+    worst_case_return,
+)
 from environment_design.plr import (
     ACCEL,
     PLR,
@@ -42,4 +47,5 @@ __all__ = [
     "algorithmic_regret", "buffer_stats", "gridworld_generator", "gridworld_mutate",
     "l1_value_loss", "max_episode_return", "max_mc", "positive_value_loss", "random_scores",
     "space_generator", "space_mutate", "train_on_last", "update_max_return",
+    "worst_case_return",
 ]

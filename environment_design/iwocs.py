@@ -26,6 +26,22 @@ from environment_design.spaces import UncertaintySet
 ScoreFn = Callable[[Any, jax.Array], jax.Array]
 
 
+def worst_case_return(returns: jax.Array, valid: jax.Array,
+                      cvar_alpha: float | None = None) -> jax.Array:
+    """The robust return of `returns` [..., K] over the models where `valid` [K]: their minimum,
+    or with `cvar_alpha` the CVaR: the mean of the ceil(alpha * count) lowest returns (at least
+    one). A non-finite return on a valid model makes the result NaN."""
+    r = jnp.where(valid, returns, jnp.inf)
+    if cvar_alpha is None:
+        robust = r.min(axis=-1)
+    else:
+        k = jnp.maximum(jnp.ceil(cvar_alpha * valid.sum()), 1.0)
+        lowest = jnp.arange(r.shape[-1]) < k
+        robust = jnp.sum(jnp.where(lowest, jnp.sort(r, axis=-1), 0.0), axis=-1) / k
+    bad = jnp.any(valid & ~jnp.isfinite(returns), axis=-1)
+    return jnp.where(bad, jnp.nan, robust)
+
+
 class SearchResult(NamedTuple):
     """The worst point found and the search trace (one row per generation)."""
 
