@@ -56,6 +56,10 @@ def _list_spaces(family: str | None) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from discovery.rundir import check_creatable
 
+    if args.resume:
+        return _resume_train(args)
+    if not args.env:
+        raise ValueError("--env is required (or --resume RUN_DIR)")
     check_creatable(args.runs_dir, "runs are written there (choose another --runs-dir)")
     _compile_cache(args)
     import jax
@@ -143,9 +147,37 @@ def _levels_config(args: argparse.Namespace):
                         minimum_fill_ratio=args.min_fill, space=args.space)
 
 
+def _resume_train(args: argparse.Namespace) -> int:
+    """`rldisco train --resume RUN_DIR`: continue an IWOCS train run from its last
+    checkpoint (one per iteration) with its stored config; it ends as an uninterrupted run."""
+    from discovery.inner import TrainConfig
+    from discovery.rundir import RunDir
+    from discovery.runlock import RunLock
+    from meta_objectives import make_rule
+
+    given = [flag for flag, value in (("--env", args.env), ("--space", args.space),
+                                      ("--name", args.name)) if value]
+    if given:
+        raise ValueError(f"--resume continues a run with its stored config; drop "
+                         f"{', '.join(given)}")
+    run = RunDir.open(Path(args.resume), "train")
+    config = run.read_config()
+    if config.get("levels_kind") != "iwocs":
+        raise ValueError(f"{run.path}: only IWOCS train runs (--levels iwocs) checkpoint as "
+                         "they go; train this one again")
+    _compile_cache(args)
+    args.env, args.space = config["env"], config["space"]
+    args.iterations, args.seed = int(config["iterations"]), int(config["seed"])
+    cfg = TrainConfig(**config["train"])
+    print(f"resuming {run.path}")
+    with RunLock(run.path):
+        return _train_iwocs(args, run, make_rule(config["rule"]), cfg)
+
+
 def _train_iwocs(args, run, rule, cfg) -> int:
     """`rldisco train --levels iwocs --space NAME`: one agent trained on a growing set of
-    worst-case models; metrics per iteration, a plot, the agent and the set."""
+    worst-case models; metrics per iteration, a plot, the agent and the set. Continues from
+    the run's last checkpoint if it has one (`--resume`)."""
     import jax
 
     from discovery.iwocs_train import IwocsConfig, save_iwocs_results, train_iwocs
@@ -154,9 +186,18 @@ def _train_iwocs(args, run, rule, cfg) -> int:
     uset = make_space(args.space)
     icfg = IwocsConfig(iterations=args.iterations)
     run.write_json("iwocs.json", {"space": args.space, **_asdict(icfg)})
+    # rows past the last checkpoint are dropped now and computed again
+    done = max((int(p.name) for p in run.checkpoints.glob("[0-9]*") if p.name.isdigit()),
+               default=0)
+    run.truncate_metrics(lambda r: r.get("iteration", 0) <= done)
     state, rows, _ = train_iwocs(uset, rule, cfg, icfg, jax.random.key(args.seed),
                                  checkpoint_dir=run.checkpoints,
                                  on_iteration=lambda i, row: run.log(row))
+    if [r.get("iteration") for r in run.metrics()] != [r["iteration"] for r in rows]:
+        # a kill between a checkpoint and its metrics row: the checkpoint holds every row
+        run.truncate_metrics(lambda r: False)
+        for row in rows:
+            run.log(row)
     png = save_iwocs_results(run, uset, state, rows, title=f"{args.env} IWOCS on {args.space}")
     last = rows[-1]
 
@@ -459,7 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train agents with a fixed rule on one environment",
                        parents=[common, compiling])
-    p.add_argument("--env", required=True)
+    p.add_argument("--env", help="the environment (required unless --resume)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a killed IWOCS train run (--levels iwocs) bit-identically")
     p.add_argument("--rule", default="ppo")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)

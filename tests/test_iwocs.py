@@ -170,7 +170,8 @@ def test_iwocs_killed_by_sigkill_resumes_bit_identically(iwocs_runs):
 
 
 @pytest.mark.slow
-def test_rldisco_train_levels_iwocs_and_dr_over_a_set_end_to_end(tmp_path, capsys):
+def test_rldisco_train_levels_iwocs_and_dr_over_a_set_end_to_end(tmp_path, capsys,
+                                                                 monkeypatch):
     import json
 
     from discovery.cli import main
@@ -191,6 +192,30 @@ def test_rldisco_train_levels_iwocs_and_dr_over_a_set_end_to_end(tmp_path, capsy
     assert main(["robust-eval", str(run), "--space", "cartpole-1d", "--grid", "4",
                  "--episodes", "2"]) == 0
     assert "worst case" in capsys.readouterr().out
+
+    # killed after its first iteration's checkpoint (and before its metrics row), resumed:
+    # it ends as the uninterrupted run did
+    import discovery.iwocs_train as iwocs_train
+
+    real = iwocs_train.train_iwocs
+
+    def killed(*a, **kw):
+        kw["on_iteration"] = None
+        real(*a, **kw, stop_after=1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(iwocs_train, "train_iwocs", killed)
+    assert main([*common, "--levels", "iwocs", "--space", "cartpole-1d", "--iterations", "2",
+                 "--name", "iw2"]) == 130
+    monkeypatch.undo()
+    assert not (tmp_path / "iw2" / "metrics.jsonl").exists()
+    assert main(["train", "--resume", str(tmp_path / "iw2")]) == 0
+    resumed = [json.loads(line) for line in
+               (tmp_path / "iw2" / "metrics.jsonl").read_text().splitlines()]
+    assert resumed == rows
+    assert json.loads((tmp_path / "iw2" / "eval" / "iwocs_set.json").read_text()) == saved
+    assert main(["train", "--resume", str(tmp_path / "iw2"), "--env", "CartPole-v1"]) == 2
+    assert "drop --env" in capsys.readouterr().err
     assert main([*common, "--levels", "dr", "--space", "cartpole-1d", "--name", "dr"]) == 0
     assert main([*common, "--levels", "iwocs", "--space", "pendulum-1d", "--name", "x"]) == 2
     assert "pendulum-1d is a set over Pendulum-v1" in capsys.readouterr().err

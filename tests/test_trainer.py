@@ -88,6 +88,23 @@ def test_vmap_over_env_params_and_per_level_horizon(cartpole):
                  result.agent_params, alone.agent_params)
 
 
+def test_per_env_levels_replay_each_env_own_level(tiny_train, cartpole):
+    """`per_env_params`: one level per environment of a run. Every env on the nominal level is
+    the ordinary run; different levels change it, and the final-policy evaluation plays each
+    env's own level too."""
+    env, params = cartpole
+    per_env = jax.jit(make_train(env, PPO(), TINY, per_env_params=True).train)
+    same = jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (TINY.num_envs,)), params)
+    a = per_env({}, same, jax.random.key(3))
+    b = tiny_train({}, params, jax.random.key(3))
+    np.testing.assert_allclose(a.curve, b.curve, rtol=1e-5)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6),
+                 a.agent_params, b.agent_params)
+    levels = envs.default_param_space("CartPole-v1").sample(jax.random.key(0), TINY.num_envs)
+    c = per_env({}, levels, jax.random.key(3))
+    assert not np.allclose(np.asarray(c.curve), np.asarray(a.curve), equal_nan=True)
+
+
 def test_a2c_learns_cartpole(cartpole):
     env, params = cartpole
     cfg = TrainConfig(num_envs=16, num_steps=16, total_timesteps=16 * 16 * 150, update_epochs=1,
