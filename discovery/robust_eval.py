@@ -25,7 +25,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from discovery.evaluate import bootstrap_ci
+from discovery.stats import bootstrap_ci
 from environment_design.robust import GridResult, evaluate_grid
 from environment_design.spaces import SPECS, UncertaintySet, make_space
 

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from discovery.rundir import read_jsonl
+from discovery.stats import mean_ci
 from discovery.sweep import SweepDir
-
-CONFIDENCE = 0.95
 
 
 def run_fitness(run: Path) -> dict[str, Any] | None:
@@ -42,21 +41,6 @@ def run_fitness(run: Path) -> dict[str, Any] | None:
     finite = finite[np.isfinite(finite)]
     return {"curve": curve, "final": float(final),
             "best": float(finite.max()) if len(finite) else float("nan")}
-
-
-def mean_ci(values: list[float], seed: int = 0) -> tuple[float, float, float]:
-    """(mean, low, high): the mean and its percentile-bootstrap CI (NaN CI below 2 values)."""
-    x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
-    if not len(x):
-        return (float("nan"),) * 3
-    if len(x) < 2 or np.all(x == x[0]):
-        return float(x.mean()), (float("nan") if len(x) < 2 else float(x[0])), \
-            (float("nan") if len(x) < 2 else float(x[0]))
-    from scipy.stats import bootstrap
-
-    ci = bootstrap((x,), np.mean, confidence_level=CONFIDENCE, n_resamples=2000,
-                   method="percentile", rng=np.random.default_rng(seed)).confidence_interval
-    return float(x.mean()), float(ci.low), float(ci.high)
 
 
 def summarize(sweep: SweepDir) -> tuple[list[dict[str, Any]], dict[int, list[np.ndarray]]]:

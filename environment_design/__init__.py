@@ -33,7 +33,6 @@ from environment_design.scores import (
 from environment_design.sources import (
     Fixed,
     Sampled,
-    gridworld_generator,
     gridworld_mutate,
     space_generator,
     space_mutate,
@@ -44,7 +43,7 @@ __all__ = [
     "ACCEL", "PLR", "Fixed", "GridResult", "LevelBuffer", "LevelSource", "SampleKind", "Sampled",
     "SearchResult", "UncertaintySet", "WorstCaseSearch", "WorstCaseSet", "evaluate_grid",
     "make_space", "score_points", "space_names",
-    "algorithmic_regret", "buffer_stats", "gridworld_generator", "gridworld_mutate",
+    "algorithmic_regret", "buffer_stats", "gridworld_mutate",
     "l1_value_loss", "max_episode_return", "max_mc", "positive_value_loss", "random_scores",
     "space_generator", "space_mutate", "train_on_last", "update_max_return",
     "worst_case_return",

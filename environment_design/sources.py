@@ -2,7 +2,8 @@
 
 A *generator* `(key, n) -> Level [n]` draws new levels (domain randomisation); a *mutation*
 `(key, level) -> level` edits one unbatched level (ACCEL). Builders here make them from a
-`ParamSpace` or from a grid-world distribution name.
+`ParamSpace`; a level distribution's own generator is its env family's hook
+(`envs.family(name).level_generator(short)`, e.g. grid-world distributions).
 """
 
 from __future__ import annotations
@@ -71,20 +72,6 @@ def space_generator(space: ParamSpace, lifetime: int) -> Generator:
     def generate(key: jax.Array, n: int) -> Level:
         return Level(params=space.sample(key, n),
                      lifetime=jnp.full((n,), int(lifetime), jnp.int32))
-
-    return generate
-
-
-def gridworld_generator(distribution: str) -> Generator:
-    """Levels of a grid-world distribution (or named level with random cells), with their
-    lifetimes: `envs.gridworld.sample_levels`."""
-    # Imported here, as envs.registry does, so that importing this package stays cheap.
-    from envs.gridworld import layout_of, sample_levels
-
-    layout_of(distribution)  # fails now, listing the known names, if the name is unknown
-
-    def generate(key: jax.Array, n: int) -> Level:
-        return sample_levels(key, distribution, n)
 
     return generate
 

@@ -23,11 +23,11 @@ import numpy as np
 
 from discovery.agents import train_agents
 from discovery.compile_cache import enable_compile_cache
-from discovery.evaluate import bootstrap_ci
 from discovery.iwocs_train import IwocsConfig, train_iwocs
 from discovery.levels import LevelsConfig
 from discovery.presets import train_preset, train_preset_for
 from discovery.robust_eval import agent_score_fn
+from discovery.stats import bootstrap_ci
 from discovery.ued import train_on_levels
 from environment_design.robust import evaluate_grid
 from environment_design.spaces import make_space

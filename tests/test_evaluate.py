@@ -13,8 +13,9 @@ from matplotlib.figure import Figure
 from tiny_run import tiny_run_path
 
 from discovery.cli import main
-from discovery.evaluate import _train_config, bootstrap_ci, iqm, score_summary
+from discovery.evaluate import _train_config
 from discovery.inspection import fitness_curve, load_discovered
+from discovery.stats import bootstrap_ci, iqm, score_summary
 from meta_objectives import DPO, LPO, TALPO
 from meta_objectives.analysis import (
     DEFAULT_ADVANTAGES,

@@ -16,10 +16,11 @@ import pytest
 
 from discovery.cli import main
 from discovery.config import preset
-from discovery.evaluate import iqm, reference_rule
+from discovery.evaluate import reference_rule
 from discovery.inner import TrainConfig
 from discovery.level_eval import evaluate_on_levels, group_by_layout, resolve_levels
 from discovery.run import run_discovery, start_run
+from discovery.stats import iqm
 from meta_objectives import make_rule
 
 ROOT = Path(__file__).resolve().parents[1]

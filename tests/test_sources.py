@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from flax import struct
 
+import envs
 from environment_design import (
     Fixed,
     LevelSource,
     Sampled,
-    gridworld_generator,
     gridworld_mutate,
     space_generator,
     space_mutate,
@@ -88,8 +88,9 @@ def test_space_mutations_stay_inside_the_space_and_keep_the_lifetime(drawn):
 
 
 def test_generators_refuse_bad_arguments():
-    with pytest.raises(ValueError, match="Unknown grid-world level or distribution 'nope'"):
-        gridworld_generator("nope")
+    with pytest.raises(ValueError, match="Unknown environment 'gridworld/nope'"):
+        envs.family("gridworld/nope")
+    assert envs.family("gridworld/dense").level_generator("dense") is None  # a named level
     with pytest.raises(ValueError, match="lifetime"):
         space_generator(SPACE, 0)
     with pytest.raises(ValueError, match="num_edits"):
@@ -99,7 +100,7 @@ def test_generators_refuse_bad_arguments():
 @pytest.fixture(scope="module")
 def grid_levels():
     """32 levels of the 'small' grid-world distribution and their 8-edit mutations (numpy)."""
-    parents = gridworld_generator("small")(jax.random.key(0), 32)
+    parents = envs.family("gridworld/small").level_generator("small")(jax.random.key(0), 32)
     mutate = gridworld_mutate(8)  # one level at a time (lax.map): cheaper to compile than vmap
     children = jax.jit(lambda keys, levels: jax.lax.map(lambda a: mutate(*a), (keys, levels)))(
         jax.random.split(jax.random.key(1), 32), parents)
