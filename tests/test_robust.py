@@ -94,18 +94,3 @@ def test_rldisco_robust_eval_on_a_trained_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "CMA-ES: worst return" in out and "(12 evaluations)" in out
     assert "(16 evaluations)" in out
-
-
-@pytest.mark.slow
-def test_robust_eval_of_a_discovery_run_trains_the_rule_and_ppo_at_every_point():
-    from tiny_run import tiny_run_path
-
-    from discovery.robust_eval import robust_eval_run
-
-    summary = robust_eval_run(tiny_run_path(), "cartpole-1d", points=3, seeds=2,
-                              echo=lambda _: None)
-    assert set(summary["rules"]) == {"discovered", "ppo"}
-    for s in summary["rules"].values():
-        assert s["points"] == 3 and s["agents"] == 2 and s["worst_case"] <= s["mean"]
-    rows = list(csv.DictReader(open(summary["csv"])))
-    assert len(rows) == 3 and {"discovered_0", "ppo_1", "ppo_mean"} <= set(rows[0])

@@ -7,6 +7,7 @@ generation's set can be read back); the killed run is an `rldisco discover` subp
 the session's compilation cache.
 """
 
+import csv
 import functools
 import json
 import math
@@ -154,6 +155,8 @@ def test_a_robust_run_killed_between_checkpoints_resumes_bit_identical(runs_dir,
 
 
 def test_robust_eval_compares_the_robust_rule_with_a_nominal_one_and_ppo(reference):
+    """A discovery run's rule, a compared run's rule and PPO, each trained afresh at every point
+    of the grid (this run's inner loop, the same keys)."""
     from tiny_run import tiny_run_path
 
     from discovery.robust_eval import robust_eval_run
@@ -164,6 +167,9 @@ def test_robust_eval_compares_the_robust_rule_with_a_nominal_one_and_ppo(referen
     assert list(summary["rules"]) == ["discovered", nominal.name, "ppo"]
     for s in summary["rules"].values():
         assert s["points"] == 3 and s["agents"] == 2 and s["worst_case"] <= s["mean"]
+    rows = list(csv.DictReader(open(summary["csv"])))
+    assert len(rows) == 3
+    assert {"discovered_0", f"{nominal.name}_1", "ppo_1", "ppo_mean"} <= set(rows[0])
 
 
 def test_evaluate_trains_the_compared_rules_like_the_run_own(reference):
@@ -183,3 +189,15 @@ def test_evaluate_trains_the_compared_rules_like_the_run_own(reference):
     with pytest.raises(ValueError, match="is taken"):
         evaluate_run(reference, envs=["CartPole-v1"], seeds=2, baselines=("ppo",),
                      compare=(nominal, nominal), progress=False, echo=lambda _: None)
+
+
+def test_robust_presets_name_a_set_over_their_environment():
+    from environment_design.spaces import spec
+
+    for name, space in (("quickstart-robust", "cartpole-2d"), ("robust-lpo-hopper", "hopper-3d")):
+        cfg = preset(name)
+        assert cfg.levels.kind == "iwocs" and cfg.levels.space == space
+        assert spec(space).env == cfg.envs[0]
+        assert cfg.fitness_label == "minimum over the worst-case set of the final-policy return"
+    cvar = apply_overrides(preset("quickstart-robust"), ["levels.worst_case=cvar"])
+    assert cvar.fitness_label.startswith("CVaR 0.25 over the worst-case set")
