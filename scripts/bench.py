@@ -23,6 +23,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -260,6 +261,46 @@ def compile_presets(presets: list[str]) -> dict:
     return out
 
 
+def _chunk_peak_bytes(cfg) -> int:
+    """XLA's peak-memory estimate (arguments + outputs + temporaries - aliased) of one compiled
+    chunk of `cfg`'s outer loop (compiled, not run)."""
+    from discovery.es import population_mesh
+    from discovery.run import build_loop, make_fitness
+
+    rule = cfg.rule.build()
+    mesh = population_mesh(cfg.es.population_size)
+    baselines = {env: {"random": 0.0, "ppo": 1.0} for env in cfg.envs}
+    keys = tuple(jax.random.split(jax.random.key(cfg.seed), 4)[1:])
+    loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh, keys)
+    mem = jax.jit(lambda s: loop.chunk(s, 0, cfg.chunk)).lower(loop.init()).compile() \
+        .memory_analysis()
+    return (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
+            - mem.alias_size_in_bytes)
+
+
+def largest_population(presets: list[str], sizes: tuple[int, ...] = (16, 32, 64),
+                       budget_bytes: int | None = None) -> dict:
+    """Peak memory of a chunk at several ES population sizes (XLA's memory analysis, nothing
+    run) and, from a least-squares line through them, the largest population whose chunk
+    fits in `budget_bytes` (default: this machine's physical memory)."""
+    from discovery.config import apply_overrides, preset
+
+    jax.config.update("jax_enable_compilation_cache", False)
+    if budget_bytes is None:
+        budget_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    out = {"budget_bytes": budget_bytes}
+    for name in presets:
+        peaks = [_chunk_peak_bytes(apply_overrides(preset(name), [f"es.population_size={p}"]))
+                 for p in sizes]
+        per_member, fixed = np.polyfit(np.asarray(sizes, float), np.asarray(peaks, float), 1)
+        residual = max(abs(fixed + per_member * p - b) / b for p, b in zip(sizes, peaks,
+                                                                          strict=True))
+        out[name] = {"sizes": list(sizes), "peak_bytes": peaks, "per_member_bytes": per_member,
+                     "fixed_bytes": fixed, "max_relative_residual": residual,
+                     "largest_population": int((budget_bytes - fixed) // per_member)}
+    return out
+
+
 def manipulation_mt10(batch: int, steps: int = 200) -> dict:
     """Env steps/s of the MT10 benchmark batched over `batch` envs (task-variants tiled)."""
     from envs import manipulation
@@ -321,7 +362,7 @@ def main() -> None:
     parser.add_argument("--out", help="write the figures as JSON here")
     parser.add_argument("--only", nargs="+", default=["raw", "ppo", "es"],
                         choices=["raw", "ppo", "es", "plr", "minatar", "manipulation", "lpg",
-                                 "startup", "compile"],
+                                 "startup", "compile", "memory"],
                         help="which sections to run")
     args = parser.parse_args()
 
@@ -420,6 +461,20 @@ def main() -> None:
             peak = "n/a" if c["peak_bytes"] is None else f"{c['peak_bytes'] / 2**20:.1f} MiB"
             print(f"| {name} | {c['population']} | {c['chunk']} | {c['compile_s']:.1f} s | "
                   f"{peak} |")
+    if "memory" in args.only:
+        r = largest_population(["quickstart", "quickstart-lpg", "quickstart-groove",
+                                "quickstart-lpo-plr", "quickstart-robust"])
+        results["memory"] = r
+        print(f"\nlargest ES population whose chunk fits in {r['budget_bytes'] / 2**30:.1f} GiB "
+              "(XLA's peak estimate, linear in the population)\n| preset | peak at "
+              f"population {', '.join(map(str, r['quickstart']['sizes']))} | per member | "
+              "largest population |\n|---|---|---|---|")
+        for name, m in r.items():
+            if name == "budget_bytes":
+                continue
+            peaks = ", ".join(f"{b / 2**20:.1f}" for b in m["peak_bytes"])
+            print(f"| {name} | {peaks} MiB | {m['per_member_bytes'] / 2**20:.2f} MiB | "
+                  f"{m['largest_population']:,} |")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
 
