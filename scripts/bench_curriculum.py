@@ -24,14 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import jax
-import numpy as np
+from discovery.compile_cache import enable_compile_cache, quiet_cache_loads
 
-from discovery.compile_cache import enable_compile_cache
-from discovery.config import apply_overrides, preset
-from discovery.level_eval import evaluate_on_levels
-from discovery.run import run_discovery, start_run
-from discovery.stats import score_summary
+quiet_cache_loads()  # before jax loads: no warning per executable read from the cache
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from discovery.config import apply_overrides, preset  # noqa: E402
+from discovery.level_eval import evaluate_on_levels  # noqa: E402
+from discovery.run import run_discovery, start_run  # noqa: E402
+from discovery.stats import score_summary  # noqa: E402
 
 METHODS = {"dr (quickstart-lpg)": "quickstart-lpg", "plr (quickstart-groove)": "quickstart-groove"}
 HELD_OUT_KEY = 1234
