@@ -24,6 +24,9 @@ to the new horizon, which tests its temporal awareness. Baselines use the same s
 discovered rule (so `a2c` also runs several epochs/minibatches per rollout), which keeps the
 comparison about the objective alone.
 
+`compare=(other_run, ...)` (`rldisco evaluate RUN --compare OTHER ...`) trains other discovery
+runs' rules the same way, next to this run's, under their run names.
+
 Writes into the run directory: `eval/<env>.csv` (rule, seed, final_return, normalized),
 `eval/summary.md` (mean, IQM and a bootstrap 95% CI of the normalised return per env and rule,
 plus an aggregate over envs), `eval/summary.json`, and `plots/eval_<env>.png` (learning curves).
@@ -44,6 +47,8 @@ import numpy as np
 from discovery.stats import BOOTSTRAP_SEED, CONFIDENCE, N_RESAMPLES, score_summary
 
 DISCOVERED = "discovered"
+
+
 # ---------------------------------------------------------------------------- evaluation
 def evaluate_run(run_path: str | Path, *, envs: Sequence[str], seeds: int = 16,
                  total_timesteps: int | None = None,
