@@ -7,7 +7,6 @@ generation's buffer can be read back); the killed run and the 4-device run are `
 discover` subprocesses sharing the session's compilation cache.
 """
 
-import functools
 import json
 import os
 import signal
@@ -19,9 +18,9 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+from run_helpers import discover_keeping_every_checkpoint
 
-import discovery.run as run_module
-from discovery.checkpoint import Checkpointer, load_meta_params
+from discovery.checkpoint import load_meta_params
 from discovery.cli import main
 
 CONFIG = ["--preset", "quickstart-lpo-plr", "es.population_size=4", "train.num_envs=4",
@@ -64,15 +63,9 @@ def runs_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(runs_dir):
-    """The uninterrupted run, keeping every checkpoint (a run keeps its last 3)."""
-    patch = pytest.MonkeyPatch()
-    patch.setattr(run_module, "Checkpointer", functools.partial(Checkpointer, max_to_keep=None))
-    try:
-        rc = main(["discover", "--runs-dir", str(runs_dir), "--name", "reference", *CONFIG,
-                   f"generations={GENERATIONS}"])
-    finally:
-        patch.undo()
-    assert rc == 0
+    """The uninterrupted run, keeping every checkpoint."""
+    assert discover_keeping_every_checkpoint("--runs-dir", str(runs_dir), "--name", "reference",
+                                             *CONFIG, f"generations={GENERATIONS}") == 0
     return runs_dir / "reference"
 
 

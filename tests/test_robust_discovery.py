@@ -8,7 +8,6 @@ the session's compilation cache.
 """
 
 import csv
-import functools
 import json
 import math
 import os
@@ -22,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+from run_helpers import discover_keeping_every_checkpoint
 
-import discovery.run as run_module
-from discovery.checkpoint import Checkpointer, load_meta_params
+from discovery.checkpoint import load_meta_params
 from discovery.cli import main
 from discovery.config import apply_overrides, preset
 from environment_design import worst_case_return
@@ -59,15 +58,10 @@ def runs_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(runs_dir):
-    """The uninterrupted run, keeping every checkpoint (a run keeps its last 3)."""
-    patch = pytest.MonkeyPatch()
-    patch.setattr(run_module, "Checkpointer", functools.partial(Checkpointer, max_to_keep=None))
-    try:
-        rc = main(["discover", *CONFIG, f"generations={GENERATIONS}", "--runs-dir",
-                   str(runs_dir), "--name", "reference"])
-    finally:
-        patch.undo()
-    assert rc == 0
+    """The uninterrupted run, keeping every checkpoint."""
+    assert discover_keeping_every_checkpoint(*CONFIG, f"generations={GENERATIONS}",
+                                             "--runs-dir", str(runs_dir),
+                                             "--name", "reference") == 0
     return runs_dir / "reference"
 
 
