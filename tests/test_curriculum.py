@@ -23,6 +23,8 @@ from run_helpers import discover_keeping_every_checkpoint
 from discovery.checkpoint import load_meta_params
 from discovery.cli import main
 
+pytestmark = pytest.mark.slow  # every test reads a whole discovery run (or starts one)
+
 CONFIG = ["--preset", "quickstart-lpo-plr", "es.population_size=4", "train.num_envs=4",
           "train.num_steps=16", "train.total_timesteps=192", "train.num_minibatches=2",
           "baseline_seeds=1", "chunk=1", "checkpoint_every=1", "center_seeds=0",

@@ -69,6 +69,7 @@ def test_quickstart_mean_rule_starts_at_ppo_and_does_not_get_worse(tmp_path):
     assert after > before - 0.1, (before, after)
 
 
+@pytest.mark.slow
 def test_nan_member_is_ranked_worst_and_counted(tmp_path, monkeypatch):
     real = run_module.make_evaluate
 
@@ -163,7 +164,8 @@ def test_resume_refuses_a_foreign_directory(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name,es", [("ta-lpo-minatar", (64, 0.03, 0.03)),
-                                     ("lpo-brax-ant", (64, 0.03, 0.03)),
+                                     pytest.param("lpo-brax-ant", (64, 0.03, 0.03),
+                                                  marks=pytest.mark.slow),  # tracing brax: 40 s
                                      ("ta-lpg-gridworld", (1024, 1e-2, 0.1)),
                                      ("groove-gridworld", (1024, 1e-2, 0.1))])
 def test_large_presets_trace_one_generation_shrunk(name, es):

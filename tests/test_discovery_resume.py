@@ -27,6 +27,8 @@ from fault_runner import install
 from discovery.checkpoint import load_meta_params
 from discovery.cli import main
 
+pytestmark = pytest.mark.slow  # whole runs, killed and resumed in subprocesses
+
 # The tiny quickstart with baselines (so there is a baseline stage to kill), a checkpoint
 # every second generation (so rows exist that no checkpoint covers yet), and no scoring of the
 # ES mean (it would double each generation's training and is not what is tested here).
@@ -237,7 +239,6 @@ def test_four_devices_give_bit_identical_runs_and_checkpoints_open_on_one(
                  load_meta_params(reference / "checkpoints")[0])
 
 
-@pytest.mark.slow
 def test_two_processes_give_one_process_results_and_resume_after_both_are_killed(
         runs_dir, reference):
     """Multi-host on this CPU: a copy of the reference's config and baselines run by two

@@ -62,6 +62,7 @@ def test_bootstrap_ci_is_reproducible_and_sane():
 
 
 # ------------------------------------------------------------------ end to end
+@pytest.mark.slow
 def test_evaluate_cli_writes_csv_summary_and_plots(run_path, capsys):
     # a horizon 4x the run's (256 -> 1024 steps): TA-LPO sees n/N relative to the new one
     assert main(["evaluate", str(run_path), "--envs", "CartPole-v1",

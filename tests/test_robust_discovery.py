@@ -99,6 +99,7 @@ def test_bad_robust_configs_are_refused_naming_the_field(overrides, message):
     assert message in str(err.value)
 
 
+@pytest.mark.slow
 def test_the_set_grows_by_the_searched_worst_case_and_fitness_is_the_worst_model(reference):
     rows = _records(reference)
     assert [r["generation"] for r in rows] == list(range(GENERATIONS))
@@ -129,6 +130,7 @@ def test_the_set_grows_by_the_searched_worst_case_and_fitness_is_the_worst_model
     assert math.isfinite(result["final_center_fitness"])
 
 
+@pytest.mark.slow
 def test_a_robust_run_killed_between_checkpoints_resumes_bit_identical(runs_dir, reference):
     run = runs_dir / "killed"
     log = runs_dir / "killed.log"
@@ -148,6 +150,7 @@ def test_a_robust_run_killed_between_checkpoints_resumes_bit_identical(runs_dir,
                  load_meta_params(reference / "checkpoints")[0])
 
 
+@pytest.mark.slow
 def test_robust_eval_compares_the_robust_rule_with_a_nominal_one_and_ppo(reference):
     """A discovery run's rule, a compared run's rule and PPO, each trained afresh at every point
     of the grid (this run's inner loop, the same keys)."""
@@ -166,6 +169,7 @@ def test_robust_eval_compares_the_robust_rule_with_a_nominal_one_and_ppo(referen
     assert {"discovered_0", f"{nominal.name}_1", "ppo_1", "ppo_mean"} <= set(rows[0])
 
 
+@pytest.mark.slow
 def test_evaluate_trains_the_compared_rules_like_the_run_own(reference):
     from tiny_run import tiny_run_path
 

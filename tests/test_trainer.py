@@ -31,6 +31,7 @@ def tiny_train_vmapped(cartpole):
     return jax.jit(jax.vmap(make_train(env, PPO(), TINY), in_axes=(None, None, 0)))
 
 
+@pytest.mark.slow
 def test_ppo_cartpole_purejaxrl_config_solves_two_seeds(cartpole):
     """purejaxrl's CartPole config: both of 2 vmapped seeds end >= 475 after 5e5 steps."""
     env, params = cartpole
