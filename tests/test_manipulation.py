@@ -32,8 +32,7 @@ def all_variants():
 # experts not yet at 95% on the Meta-World-matched engine (success over the 50 variants when
 # this list was written; see envs/manipulation/README.md). The test fails when the set of tasks
 # below 95% changes, so a fixed expert must be taken off the list.
-EXPERT_BELOW_95: dict[str, float] = {
-    "basketball": 0.84, "sweep-into": 0.90, "lever-pull": 0.0}
+EXPERT_BELOW_95: dict[str, float] = {"lever-pull": 0.0}
 
 
 @pytest.fixture(scope="module")

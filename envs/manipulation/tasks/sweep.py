@@ -83,10 +83,13 @@ def sweep_expert(obs: jax.Array) -> jax.Array:
 
 
 def sweep_into_expert(obs: jax.Array) -> jax.Array:
+    """Meta-World's strategy: descend onto the block, close, carry it to the hole; "on the
+    block" is within 5 cm of height instead of Meta-World's 4 (here the fingers meet the table
+    4.2 cm above the block's point, so some variants never got within 4)."""
     hand, goal = obs[0:3], obs[36:39]
     cube = obs[4:7] + jnp.array([-0.005, 0.0, 0.01])
     target = first((xy_dist(hand, cube) > 0.04, cube + jnp.array([0.0, 0.0, 0.3])),
-                   (jnp.abs(hand[2] - cube[2]) > 0.04, cube), default=goal)
+                   (jnp.abs(hand[2] - cube[2]) > 0.05, cube), default=goal)
     far = (xy_dist(hand, obs[4:7]) > 0.04) | (jnp.abs(hand[2] - obs[6]) > 0.15)
     return act(move(hand, target, 25.0), jnp.where(far, -1.0, 0.7))
 
