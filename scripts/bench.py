@@ -231,39 +231,9 @@ def startup(eval_seeds: int = 4) -> dict:
     return out
 
 
-def compile_presets(presets: list[str]) -> dict:
-    """Compile time and XLA's memory analysis of one jitted chunk of generations of each
-    preset (the program `discover` runs; the persistent cache off): peak memory of a chunk is
-    about its arguments + outputs + temporaries (aliased buffers counted once)."""
-    from discovery.config import preset
-    from discovery.es import population_mesh
-    from discovery.run import build_loop, make_fitness
-
-    jax.config.update("jax_enable_compilation_cache", False)
-    out = {}
-    for name in presets:
-        cfg = preset(name)
-        rule = cfg.rule.build()
-        mesh = population_mesh(cfg.es.population_size)
-        baselines = {env: {"random": 0.0, "ppo": 1.0} for env in cfg.envs}
-        keys = tuple(jax.random.split(jax.random.key(cfg.seed), 4)[1:])
-        loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh, keys)
-        t0 = time.perf_counter()
-        compiled = jax.jit(lambda s, loop=loop, n=cfg.chunk: loop.chunk(s, 0, n)).lower(
-            loop.init()).compile()
-        seconds = time.perf_counter() - t0
-        mem = compiled.memory_analysis()
-        peak = None if mem is None else (mem.argument_size_in_bytes + mem.output_size_in_bytes
-                                         + mem.temp_size_in_bytes - mem.alias_size_in_bytes)
-        members = cfg.metagrad.num_agents if cfg.outer == "metagrad" else cfg.es.population_size
-        out[name] = {"compile_s": seconds, "chunk": cfg.chunk, "population": members,
-                     "peak_bytes": peak}
-    return out
-
-
-def _chunk_peak_bytes(cfg) -> int:
-    """XLA's peak-memory estimate (arguments + outputs + temporaries - aliased) of one compiled
-    chunk of `cfg`'s outer loop (compiled, not run)."""
+def _compile_chunk(cfg) -> tuple:
+    """(compiled, seconds): one jitted chunk of `cfg`'s outer loop, the program `discover` runs,
+    compiled (not run) against placeholder baselines."""
     from discovery.es import population_mesh
     from discovery.run import build_loop, make_fitness
 
@@ -272,10 +242,33 @@ def _chunk_peak_bytes(cfg) -> int:
     baselines = {env: {"random": 0.0, "ppo": 1.0} for env in cfg.envs}
     keys = tuple(jax.random.split(jax.random.key(cfg.seed), 4)[1:])
     loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh, keys)
-    mem = jax.jit(lambda s: loop.chunk(s, 0, cfg.chunk)).lower(loop.init()).compile() \
-        .memory_analysis()
-    return (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
-            - mem.alias_size_in_bytes)
+    t0 = time.perf_counter()
+    compiled = jax.jit(lambda s: loop.chunk(s, 0, cfg.chunk)).lower(loop.init()).compile()
+    return compiled, time.perf_counter() - t0
+
+
+def _peak_bytes(compiled) -> int | None:
+    """XLA's peak-memory estimate of a compiled program: arguments + outputs + temporaries,
+    aliased buffers counted once (None where the backend gives no analysis)."""
+    mem = compiled.memory_analysis()
+    return None if mem is None else (mem.argument_size_in_bytes + mem.output_size_in_bytes
+                                     + mem.temp_size_in_bytes - mem.alias_size_in_bytes)
+
+
+def compile_presets(presets: list[str]) -> dict:
+    """Compile time and peak memory (`_peak_bytes`) of one jitted chunk of generations of each
+    preset (the persistent cache off)."""
+    from discovery.config import preset
+
+    jax.config.update("jax_enable_compilation_cache", False)
+    out = {}
+    for name in presets:
+        cfg = preset(name)
+        compiled, seconds = _compile_chunk(cfg)
+        members = cfg.metagrad.num_agents if cfg.outer == "metagrad" else cfg.es.population_size
+        out[name] = {"compile_s": seconds, "chunk": cfg.chunk, "population": members,
+                     "peak_bytes": _peak_bytes(compiled)}
+    return out
 
 
 def largest_population(presets: list[str], sizes: tuple[int, ...] = (16, 32, 64),
@@ -290,8 +283,8 @@ def largest_population(presets: list[str], sizes: tuple[int, ...] = (16, 32, 64)
         budget_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     out = {"budget_bytes": budget_bytes}
     for name in presets:
-        peaks = [_chunk_peak_bytes(apply_overrides(preset(name), [f"es.population_size={p}"]))
-                 for p in sizes]
+        peaks = [_peak_bytes(_compile_chunk(
+            apply_overrides(preset(name), [f"es.population_size={p}"]))[0]) for p in sizes]
         per_member, fixed = np.polyfit(np.asarray(sizes, float), np.asarray(peaks, float), 1)
         residual = max(abs(fixed + per_member * p - b) / b for p, b in zip(sizes, peaks,
                                                                           strict=True))
