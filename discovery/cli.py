@@ -61,7 +61,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if not args.env:
         raise ValueError("--env is required (or --resume RUN_DIR)")
     check_creatable(args.runs_dir, "runs are written there (choose another --runs-dir)")
-    _compile_cache(args)
+    _start_jax(args)
     import jax
 
     import envs
@@ -165,7 +165,7 @@ def _resume_train(args: argparse.Namespace) -> int:
     if config.get("levels_kind") != "iwocs":
         raise ValueError(f"{run.path}: only IWOCS train runs (--levels iwocs) checkpoint as "
                          "they go; train this one again")
-    _compile_cache(args)
+    _start_jax(args)
     args.env, args.space = config["env"], config["space"]
     args.iterations, args.seed = int(config["iterations"]), int(config["seed"])
     cfg = TrainConfig(**config["train"])
@@ -295,7 +295,7 @@ def _discover(args: argparse.Namespace, held: contextlib.ExitStack) -> int:
     from discovery.distributed import barrier, initialize, is_main
 
     distributed = initialize(args.coordinator, args.num_processes, args.process_id)
-    _compile_cache(args)
+    _start_jax(args, distributed)
     from discovery.config import DiscoveryConfig, apply_overrides, preset
     from discovery.logging import Trackers
     from discovery.run import open_run, run_discovery, start_run
@@ -356,7 +356,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if not path.is_dir():
         raise RunDirError(f"no run directory at {path.resolve()}")
     check_writable(path, "evaluation writes eval/ and plots/ into the run")
-    _compile_cache(args)
+    _start_jax(args)
     from discovery.evaluate import evaluate_run
 
     evaluate_run(args.run, envs=args.envs, seeds=args.seeds,
@@ -434,7 +434,7 @@ def _cmd_robust_eval(args: argparse.Namespace) -> int:
     from environment_design.spaces import spec
 
     spec(args.space)  # an unknown set fails before jax loads, listing the known ones
-    _compile_cache(args)
+    _start_jax(args)
     from discovery.robust_eval import robust_eval_run
 
     robust_eval_run(args.run, args.space, points=args.grid, seeds=args.seeds,
@@ -446,7 +446,7 @@ def _cmd_worst_case(args: argparse.Namespace) -> int:
     from environment_design.spaces import spec
 
     spec(args.space)
-    _compile_cache(args)
+    _start_jax(args)
     from discovery.robust_eval import worst_case_run
 
     worst_case_run(args.run, args.space, points=args.grid, population=args.population,
@@ -465,9 +465,14 @@ def _stop_now(command: str):
     return stop_now
 
 
-def _compile_cache(args: argparse.Namespace) -> None:
+def _start_jax(args: argparse.Namespace, distributed: bool = False) -> None:
+    """Before JAX starts: the persistent compilation cache, and one CPU device per core (on
+    one host; a multi-host run gets them only when --cpu-devices asks)."""
     from discovery.compile_cache import enable_compile_cache
+    from discovery.devices import use_cpu_devices
 
+    if not distributed or args.cpu_devices is not None:
+        use_cpu_devices(args.cpu_devices)
     enable_compile_cache("off" if args.no_compile_cache else None)
 
 
@@ -486,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     compiling.add_argument("--no-compile-cache", action="store_true",
                            help="do not use the persistent compilation cache "
                                 "(RLDISCO_COMPILE_CACHE=off; default ~/.cache/rldisco/jax)")
+    compiling.add_argument("--cpu-devices", metavar="N|auto", default=None,
+                           help="CPU devices to shard populations over (RLDISCO_CPU_DEVICES; "
+                                "default auto: one per core)")
     parser = argparse.ArgumentParser(prog="rldisco", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      parents=[common])

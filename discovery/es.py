@@ -147,8 +147,15 @@ def make_strategy(cfg: ESConfig, template: Any) -> tuple[Any, Any]:
 
 
 def population_mesh(population_size: int, devices: list | None = None) -> Mesh:
-    """A 1-D `pop` mesh over all (or the given) devices; one device is the trivial mesh."""
-    devices = jax.devices() if devices is None else devices
+    """A 1-D `pop` mesh over all (or the given) devices; one device is the trivial mesh.
+
+    On one host's CPU devices (one per core, `discovery.devices`) it takes as many as divide
+    the population; elsewhere the population must divide over every device."""
+    if devices is None:
+        devices = jax.devices()
+        if devices[0].platform == "cpu" and jax.process_count() == 1:
+            devices = devices[:max(n for n in range(1, len(devices) + 1)
+                                   if population_size % n == 0)]
     if population_size % len(devices):
         raise ValueError(f"es.population_size ({population_size}) must be divisible by the "
                          f"number of devices ({len(devices)}) to shard the population")
@@ -206,7 +213,7 @@ def make_generation(es: Any, es_params: Any, fitness: Any, mesh: Mesh) -> Callab
 
 def make_es_loop(es: Any, es_params: Any, fitness: Any, mesh: Mesh, template: Any,
                  k_es: jax.Array, k_gen: jax.Array, env_names: tuple[str, ...],
-                 steps_per_generation: int) -> OuterLoop:
+                 steps_per_generation: int, score_fitness: Any = None) -> OuterLoop:
     """The ES outer loop as `run_discovery` drives it (see `discovery.outer.OuterLoop`); its
     state is `(es_state, levels_state)`.
 
@@ -214,6 +221,7 @@ def make_es_loop(es: Any, es_params: Any, fitness: Any, mesh: Mesh, template: An
     mean that sampled the generation, `center_fitness`), per-env means of both, the number of
     non-finite members, and with a level source the batch's mean level features and (PLR /
     ACCEL) whether it was replayed, its mean score and the buffer's statistics.
+    `score_fitness` (default `fitness`) scores the centre alone at chunk ends and at the end.
     """
     generation = make_generation(es, es_params, fitness, mesh)
 
@@ -233,7 +241,8 @@ def make_es_loop(es: Any, es_params: Any, fitness: Any, mesh: Mesh, template: An
                 for i in range(len(log.fitness))]
 
     levels_state = fitness.init(k_es)
-    scorer = jax.jit(lambda m, k, s: fitness.eval(None, m, s, k)[1])  # nothing seeded inside
+    score_fitness = fitness if score_fitness is None else score_fitness
+    scorer = jax.jit(lambda m, k, s: score_fitness.eval(None, m, s, k)[1])  # (nothing seeded)
 
     def score(meta_params: Any, g: int, levels_state: Any = levels_state) -> float:
         return float(scorer(meta_params, generation_keys(jax.random.fold_in(k_gen, g))[1],

@@ -206,7 +206,7 @@ def level_buffers(run_path: str | Path) -> dict[int, dict[str, Any]]:
     from discovery.checkpoint import Checkpointer
     from discovery.es import population_mesh
     from discovery.levels import level_features
-    from discovery.run import build_loop, make_fitness
+    from discovery.run import build_loop
 
     cfg, run = open_run(run_path)
     if not cfg.levels.curriculum or cfg.outer != "es":
@@ -215,7 +215,7 @@ def level_buffers(run_path: str | Path) -> dict[int, dict[str, Any]]:
     rule = cfg.rule.build()
     mesh = population_mesh(cfg.es.population_size)
     keys = tuple(jax.random.split(jax.random.key(cfg.seed), 4)[1:])
-    template = build_loop(cfg, rule, make_fitness(cfg, rule, {}, mesh), mesh, keys).init()
+    template = build_loop(cfg, rule, {}, mesh, keys).init()
     features = level_features(cfg.envs[0])
     ckpt = Checkpointer(run.checkpoints)
     out = {}

@@ -132,22 +132,30 @@ def make_fitness(cfg: DiscoveryConfig, rule: Any, baselines: dict[str, dict], me
         features=level_features(cfg.envs[0]))
 
 
-def build_loop(cfg: DiscoveryConfig, rule: Any, fitness: Fitness, mesh: Any,
+def build_loop(cfg: DiscoveryConfig, rule: Any, baselines: dict[str, dict], mesh: Any,
                keys: tuple[jax.Array, jax.Array, jax.Array]) -> OuterLoop:
-    """The run's outer loop: ES (evosax) or the meta-gradient (`cfg.outer`)."""
+    """The run's outer loop: ES (evosax) or the meta-gradient (`cfg.outer`).
+
+    The population is scored sharded over `mesh`; the centre alone (its score at chunk ends
+    and at the end) on one device's batch, so that its score does not depend on the device
+    count (XLA:CPU's rounding can depend on how many runs a device holds)."""
     k_init, k_outer, k_gen = keys
     template = rule.init(k_init)
     steps = env_steps_per_generation(cfg)
+    fitness = make_fitness(cfg, rule, baselines, mesh)
+    center_fitness = make_fitness(cfg, rule, baselines, None)
     if cfg.outer == "es":
         es, es_params = make_strategy(cfg.es, template)
         return make_es_loop(es, es_params, fitness, mesh, template, k_outer, k_gen, cfg.envs,
-                            steps)
+                            steps, score_fitness=center_fitness)
     env, _ = envs.make(cfg.envs[0])
     trainer = make_train(env, rule, cfg.train)
     score = None
     if cfg.center_seeds:
-        levels_state = fitness.init(k_outer)
-        score = lambda params, key: fitness.eval(None, params, levels_state, key)[1]  # noqa: E731
+        levels_state = center_fitness.init(k_outer)
+
+        def score(params, key):
+            return center_fitness.eval(None, params, levels_state, key)[1]
     return make_metagrad_loop(rule, trainer, cfg.metagrad, level_sampler(cfg), template,
                               k_outer, k_gen, score, steps)
 
@@ -214,7 +222,7 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
     keys = (k_init, k_outer, k_gen)
     # The loop's state does not depend on the baselines: restore (and refuse a changed config)
     # before computing them.
-    loop = build_loop(cfg, rule, make_fitness(cfg, rule, {}, mesh), mesh, keys)
+    loop = build_loop(cfg, rule, {}, mesh, keys)
     state = place(loop.init())
     ckpt = Checkpointer(run.checkpoints)
     done, saved = 0, None
@@ -236,7 +244,7 @@ def _run_locked(cfg: DiscoveryConfig, run: RunDir, resume: bool, progress: bool,
              f"{jax.devices()[0].platform} device(s)")
     baselines = load_baselines(cfg, run, k_baseline, echo)
     if baselines:
-        loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh, keys)
+        loop = build_loop(cfg, rule, baselines, mesh, keys)
     history = [r for r in run.metrics() if "fitness" in r]
     scores: dict[int, float | None] = {}
 

@@ -24,12 +24,18 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
+from discovery.devices import use_cpu_devices
+
+use_cpu_devices()  # one device per core, as `rldisco` does (before anything starts JAX)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference_ppo import make_reference_train  # noqa: E402
 
 import envs  # noqa: E402
+from discovery.es import population_mesh  # noqa: E402
 from discovery.inner import TrainConfig, make_train  # noqa: E402
 from meta_objectives import PPO  # noqa: E402
 
@@ -43,15 +49,20 @@ CONFIGS = {
 
 def timed(fn, *args, repeats: int = 1) -> tuple[float, float]:
     """(compile seconds, best run seconds) of jitted fn(*args)."""
+    return timed_output(fn, *args, repeats=repeats)[:2]
+
+
+def timed_output(fn, *args, repeats: int = 1) -> tuple[float, float, object]:
+    """(compile seconds, best run seconds, output) of jitted fn(*args)."""
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - t0
-    best = float("inf")
+    best, out = float("inf"), None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
+        out = jax.block_until_ready(compiled(*args))
         best = min(best, time.perf_counter() - t0)
-    return compile_s, best
+    return compile_s, best, out
 
 
 def raw_env(name: str, batch: int, steps: int = 1000) -> float:
@@ -88,12 +99,22 @@ def ppo_pair(name: str, seeds: int, timesteps: int) -> dict:
                                         epochs=c["epochs"], minibatches=c["minibatches"],
                                         lr=c["lr"], activation=c["activation"]))
     keys = jax.random.split(jax.random.key(0), seeds)
+    # Ours shards the seeds over the devices that divide them (one per CPU core), as discovery
+    # shards its population; the single-file reference runs on one device, as it is written.
+    mesh = population_mesh(seeds)
+    sharded = jax.device_put(keys, NamedSharding(mesh, P("pop")))
     steps = seeds * cfg.num_updates * cfg.steps_per_update
     repeats = 2 if steps <= 2_000_000 else 1
-    ours_c, ours_s = timed(lambda k: ours({}, params, k).final_return, keys, repeats=repeats)
-    ref_c, ref_s = timed(lambda k: ref(k)[:, -1], keys, repeats=repeats)
+    ours_c, ours_s, ours_ret = timed_output(lambda k: ours({}, params, k).final_return, sharded,
+                                            repeats=repeats)
+    # the reference's curve, scored like ours: the last 10% of updates
+    window = max(1, cfg.num_updates // 10)
+    ref_c, ref_s, ref_ret = timed_output(lambda k: ref(k)[:, -window:].mean(1), keys,
+                                         repeats=repeats)
     return {"env": name, "seeds": seeds, "steps_per_seed": cfg.num_updates * cfg.steps_per_update,
             "ours_sps": steps / ours_s, "reference_sps": steps / ref_s,
+            "ours_devices": int(mesh.devices.size), "ours_return": float(np.mean(ours_ret)),
+            "reference_return": float(np.mean(ref_ret)),
             "ours_compile_s": ours_c, "reference_compile_s": ref_c}
 
 
@@ -235,13 +256,13 @@ def _compile_chunk(cfg) -> tuple:
     """(compiled, seconds): one jitted chunk of `cfg`'s outer loop, the program `discover` runs,
     compiled (not run) against placeholder baselines."""
     from discovery.es import population_mesh
-    from discovery.run import build_loop, make_fitness
+    from discovery.run import build_loop
 
     rule = cfg.rule.build()
     mesh = population_mesh(cfg.es.population_size)
     baselines = {env: {"random": 0.0, "ppo": 1.0} for env in cfg.envs}
     keys = tuple(jax.random.split(jax.random.key(cfg.seed), 4)[1:])
-    loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh, keys)
+    loop = build_loop(cfg, rule, baselines, mesh, keys)
     t0 = time.perf_counter()
     compiled = jax.jit(lambda s: loop.chunk(s, 0, cfg.chunk)).lower(loop.init()).compile()
     return compiled, time.perf_counter() - t0
@@ -382,7 +403,9 @@ def main() -> None:
             results["ppo"].append(r)
             print(f"PPO {name:18s} seeds {seeds:3d} ({r['steps_per_seed']:.2g} steps/seed): ours "
                   f"{r['ours_sps']:.3g} steps/s, reference {r['reference_sps']:.3g} steps/s, "
-                  f"ratio {r['ours_sps'] / r['reference_sps']:.2f}")
+                  f"ratio {r['ours_sps'] / r['reference_sps']:.2f} (ours on {r['ours_devices']} "
+                  f"device(s)); final return ours {r['ours_return']:.1f}, reference "
+                  f"{r['reference_return']:.1f}")
 
     if results["ppo"]:
         print("\n| env | seeds | ours steps/s | reference steps/s | ours/reference | "

@@ -22,6 +22,9 @@ import tempfile
 SPEED_FLAGS = "--xla_backend_optimization_level=1"
 if SPEED_FLAGS not in os.environ.get("XLA_FLAGS", ""):  # xdist workers already inherit it
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SPEED_FLAGS}".strip()
+# One CPU device per process unless a test asks for more: the two xdist workers already use
+# both cores, and the expected results of the end-to-end runs are one-device runs.
+os.environ.setdefault("RLDISCO_CPU_DEVICES", "1")
 
 
 def pytest_configure(config):

@@ -34,7 +34,7 @@ def test_quickstart_mean_rule_starts_at_ppo_and_does_not_get_worse(tmp_path):
     an independent evaluation of the saved mean gives, and the final mean is not worse than the
     start on 16 held-out seeds (paired: the same agent seeds for both). (A shrunk quickstart,
     population 8 for 4 generations, did get worse: 0.99 -> 0.80.)"""
-    from discovery.run import build_loop, make_fitness
+    from discovery.run import build_loop
 
     cfg = preset("quickstart")
     run = start_run(cfg, tmp_path / "q")
@@ -52,7 +52,7 @@ def test_quickstart_mean_rule_starts_at_ppo_and_does_not_get_worse(tmp_path):
     # run compiled for its final score from the compilation cache): the value logged for
     # generation 12 is the fitness of the mean saved at checkpoint 12.
     mesh = population_mesh(cfg.es.population_size)
-    loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh,
+    loop = build_loop(cfg, rule, baselines, mesh,
                       (k_init, k_outer, k_gen))
     saved, meta = load_meta_params(run.checkpoints, step=12)
     assert meta["generation"] == 12
@@ -173,7 +173,7 @@ def test_large_presets_trace_one_generation_shrunk(name, es):
     the preset's wiring, without the minutes XLA would spend compiling brax or MinAtar here;
     the small presets run for real in the slow tests)."""
     from discovery.es import population_mesh
-    from discovery.run import build_loop, make_fitness
+    from discovery.run import build_loop
 
     full = PRESETS[name]()
     assert (full.es.population_size, full.es.lr, full.es.sigma) == es
@@ -186,7 +186,7 @@ def test_large_presets_trace_one_generation_shrunk(name, es):
     mesh = population_mesh(2)
     baselines = {env: {"random": 0.0, "ppo": 1.0} for env in cfg.envs}
     keys = tuple(jax.random.split(jax.random.key(cfg.seed), 4)[1:])
-    loop = build_loop(cfg, rule, make_fitness(cfg, rule, baselines, mesh), mesh, keys)
+    loop = build_loop(cfg, rule, baselines, mesh, keys)
     _, log = jax.eval_shape(lambda s: loop.chunk(s, 0, 1), loop.init())
     assert log.fitness.shape == (1, 2)
 
