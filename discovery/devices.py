@@ -53,9 +53,17 @@ def use_cpu_devices(setting: str | int | None = None) -> int | None:
             or os.environ.get("JAX_NUM_CPU_DEVICES")):
         return None
     import jax
-    from jax._src import xla_bridge
 
-    if xla_bridge.backends_are_initialized():
+    try:
+        from jax._src import xla_bridge
+
+        started = xla_bridge.backends_are_initialized()
+    except (ImportError, AttributeError):  # (a private API: if it moves, ask jax instead)
+        started = False
+    if started:
         return None
-    jax.config.update("jax_num_cpu_devices", count)
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # JAX refuses once its backends run
+        return None
     return count
