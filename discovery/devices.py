@@ -55,14 +55,6 @@ def use_cpu_devices(setting: str | int | None = None) -> int | None:
     import jax
 
     try:
-        from jax._src import xla_bridge
-
-        started = xla_bridge.backends_are_initialized()
-    except (ImportError, AttributeError):  # (a private API: if it moves, ask jax instead)
-        started = False
-    if started:
-        return None
-    try:
         jax.config.update("jax_num_cpu_devices", count)
     except RuntimeError:  # JAX refuses once its backends run
         return None
