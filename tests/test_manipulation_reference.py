@@ -61,8 +61,8 @@ EXPERT_TOLERANCE: dict[str, dict[str, float]] = {t: dict(zip(_T, v, strict=True)
     "door-close": (0.084, 0.01, 0.031, 0.021, 0.11, 0.99, 3),
     "shelf-place": (0.013, 0.13, 0.019, 0.01, 0.19, 0.97, 3),
     "sweep-into": (0.076, 0.21, 0.077, 0.01, 2.1, 0.86, 9),
-    # lever-pull does not match yet: our lever does not follow Meta-World's expert (README)
-    "lever-pull": (0.065, 0.01, 0.27, 0.86, 4.5, 0.85, None),
+    # our lever rises ahead of Meta-World's (its limit resists the push there; README)
+    "lever-pull": (0.075, 0.01, 0.085, 0.2, 0.95, 0.75, 16),
 }.items()}
 
 

@@ -3,8 +3,8 @@ fixture, one free object and static obstacles, all contacts between boxes.
 
 Per step (Meta-World's 5 MuJoCo substeps of 2.5 ms are one step here):
 1. mocap and hand lag (`hand.py`), finger joints (exact linear map);
-2. fixture joints coast (damping, spring) and soft limits relax; the free object coasts
-   (gravity, friction on its support) unless held;
+2. fixture joints coast (damping, spring) and soft limits pull back (MuJoCo's arithmetic);
+   the free object coasts (gravity, friction on its support) unless held;
 3. the hand (one box around fingers and wrist) and a held object against the static boxes:
    hard, the hand is pushed out (MuJoCo's weld is much softer than a contact with the world);
 4. the hand's boxes against the fixture's boxes: the joint moves to remove the overlap along its
@@ -35,7 +35,7 @@ DT = H.TIMESTEP * H.FRAME_SKIP
 GRAVITY = 9.81
 TABLE_FRICTION = 1.0  # Meta-World's default geom friction (max over the pair)
 SQUEEZE = 5e-4  # free space between the pads and the object that still counts as a grip
-LIMIT_RELAX = 0.3  # fraction of a limit violation left after one step without a push
+LIGHT_COS = 0.5  # most oblique contact normal a light fixture gives way along in full
 PEN_CAP = 0.01  # overlap a hand may keep with a fixture pushed past its limit
 SIDE_LOOKBACK = 4.0  # steps back along a probe's motion that decide its side of a fixture box
 FRAME_SIZE = 18
@@ -143,6 +143,30 @@ def _limits(q: jax.Array, c: dict) -> tuple[jax.Array, jax.Array]:
     return lo, hi
 
 
+def fixture_coast(q: jax.Array, qd: jax.Array, c: dict) -> tuple[jax.Array, jax.Array]:
+    """Fixture joints (q, qd per second) after one env step without the hand: MuJoCo's five
+    Euler substeps (damping implicit, spring and gravity explicit) with its soft limits (solref
+    0.02, impedance 0.95): past a limit the constraint acceleration is 0.95 of the reference
+    -b qd - k x plus 0.05 of the free one, only while it pushes back, and the implicit damping
+    scales it by M / (M + h D), so a light, damped fixture (the lever) creeps back over some
+    15 steps. A joint that coasts into a limit from inside stops at it."""
+    lo, hi = _limits(q, c)
+    inside = (q >= lo) & (q <= hi)
+    for _ in range(H.FRAME_SKIP):
+        a_free = (c["joint_gravity"] - c["joint_spring"] * (q - c["joint_springref"])
+                  - c["joint_damping"] * qd)
+        x = jnp.where(q < lo, q - lo, jnp.where(q > hi, q - hi, 0.0))
+        a_lim = H.LIMIT_IMPEDANCE * (-H.LIMIT_B * qd - H.LIMIT_K * x) + (
+            1.0 - H.LIMIT_IMPEDANCE) * a_free
+        into = jnp.where(q < lo, 1.0, -1.0)
+        a = jnp.where((x != 0) & ((a_lim - a_free) * into > 0), a_lim, a_free)
+        qd = qd + H.TIMESTEP * c["joint_implicit"] * a
+        q = q + H.TIMESTEP * qd
+    # a fixture coasting into a limit stops at it (Meta-World's drawer: within 1 mm)
+    hit = inside & ((q < lo) | (q > hi))
+    return jnp.where(hit, jnp.clip(q, lo, hi), q), jnp.where(hit, 0.0, qd)
+
+
 # ------------------------------------------------------------------------------ step
 @dataclass(frozen=True)
 class Features:
@@ -187,16 +211,7 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
     # 2. fixture joints and the free object coast
     joint, jvel = s.joint, s.joint_vel
     if f.fixtures:
-        lo, hi = _limits(s.joint, c)
-        beyond = jnp.clip(s.joint, lo, hi)
-        jvel = s.joint_vel * c["joint_decay"] + DT * (
-            c["joint_gravity"] - c["joint_spring"] * (s.joint - c["joint_springref"]))
-        joint = s.joint + DT * jvel
-        outside = (s.joint < lo) | (s.joint > hi)
-        joint = jnp.where(outside, beyond + LIMIT_RELAX * (s.joint - beyond), joint)
-        hit = (joint < lo) | (joint > hi)
-        joint = jnp.where(hit & ~outside, jnp.clip(joint, lo, hi), joint)
-        jvel = jnp.where(hit, 0.0, jvel)
+        joint, jvel = fixture_coast(s.joint, s.joint_vel, c)
     obj, obj_vel = s.obj, s.obj_vel
     if f.objects:
         obj_vel = s.obj_vel.at[2].add(-GRAVITY * DT)
@@ -257,12 +272,26 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
                     push = jnp.where(c["moving_round"][b] > 0, sphere, push)
                 push_local = push_local + push
             push = rot @ push_local if f.hinges else push_local
+            # a heavy fixture takes the push's projection on its joints' motion and the rest
+            # pushes the hand; a light one (`Fixture.light`, the lever) gives way along the
+            # contact normal: its joints take the least motion that clears the overlap along
+            # it, for a normal within acos(LIGHT_COS) of their motion (a more oblique one:
+            # 1 / LIGHT_COS^2 of the projection, and the hand is pushed by the rest)
             dirs = _joint_directions(probes[i], origin, c)
             n2 = jnp.sum(dirs * dirs, axis=1)
-            along = jnp.where(n2 > 1e-9, (dirs @ push) / jnp.maximum(n2, 1e-9), 0.0)
+            g = dirs @ push
+            p2 = jnp.sum(push * push)
+            floor = jnp.where(c["fix_light"] > 0, LIGHT_COS ** 2 * p2, p2) * jnp.sum(n2)
+            denom = jnp.maximum(jnp.sum(g * g), floor)
+            light = jnp.where(denom > 1e-18, p2 * g / jnp.maximum(denom, 1e-18), 0.0)
+            heavy = jnp.where(n2 > 1e-9, g / jnp.maximum(n2, 1e-9), 0.0)
+            along = jnp.where(c["fix_light"] > 0, light, heavy)
+            resolved = jnp.where(p2 > 1e-18, along * g / jnp.maximum(p2, 1e-18), 0.0)
             dq = dq - along
-            asked = asked + along[:, None] * dirs
-            shift = shift + push - along @ dirs
+            asked = asked + jnp.where(c["fix_light"] > 0, resolved[:, None] * push,
+                                      along[:, None] * dirs)
+            shift = shift + jnp.where(c["fix_light"] > 0, push * (1.0 - jnp.sum(resolved)),
+                                      push - along @ dirs)
         pushed = joint + dq
         over = pushed - jnp.clip(pushed, lo, hi)
         moved = jnp.abs(dq) > 0

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from envs.manipulation.hand import TIMESTEP
+
 Vec3 = tuple[float, float, float]
 
 ANCHOR_WORLD, ANCHOR_A, ANCHOR_B = 0, 1, 2
@@ -70,6 +72,7 @@ class Fixture:
     origin: Vec3 = (0.0, 0.0, 0.0)
     anchor: int = ANCHOR_A
     boxes: tuple[Box, ...] = ()
+    light: bool = False  # gives way along the contact normal (a few grams, see physics.py)
 
 
 @dataclass(frozen=True)
@@ -158,14 +161,16 @@ def compile_row(scene: Scene) -> dict[str, np.ndarray]:
         "moving_round": moving["round"],
         "fix_anchor": np.int32(scene.fixture.anchor),
         "fix_origin": np.asarray(scene.fixture.origin, np.float32),
+        "fix_light": np.float32(scene.fixture.light),
         "joint_kind": np.asarray([j.kind for j in joints], np.int32),
         "joint_axis": np.asarray([j.axis for j in joints], np.float32),
         "joint_lo": np.asarray([j.lo for j in joints], np.float32),
         "joint_hi": np.asarray([j.hi for j in joints], np.float32),
         "joint_init": np.asarray([j.init for j in joints], np.float32),
         "joint_init_vel": np.asarray([j.init_vel for j in joints], np.float32),
-        "joint_decay": np.asarray([math.exp(-0.0125 * j.damping / j.inertia) for j in joints],
-                                  np.float32),
+        "joint_damping": np.asarray([j.damping / j.inertia for j in joints], np.float32),
+        "joint_implicit": np.asarray([j.inertia / (j.inertia + TIMESTEP * j.damping)
+                                      for j in joints], np.float32),
         "joint_spring": np.asarray([j.stiffness / j.inertia for j in joints], np.float32),
         "joint_springref": np.asarray([j.springref for j in joints], np.float32),
         "joint_give": np.asarray([j.give for j in joints], np.float32),

@@ -81,7 +81,7 @@ SPECS = (
                    fixture=Fixture(joints=(Joint(JOINT_HINGE, (1.0, 0.0, 0.0), 0.0, 1.57,
                                                  init=0.00089, inertia=0.00105, damping=2.0,
                                                  give=1.0),),
-                                   origin=(0.12, 0.0, 0.25), boxes=ARM),
+                                   origin=(0.12, 0.0, 0.25), boxes=ARM, light=True),
                    obs_point=Point(ON_FIXTURE, (0.0, -LEVER_RADIUS, 0.0)),
                    obs_quat=Quat(QUAT_FIXTURE, (0.6625, 0.6625, -0.24717, 0.24717), XYZW)),
              goal=from_vec(0, (0.12, 0.0, 0.25 + LEVER_RADIUS)), reward=lever_reward,
