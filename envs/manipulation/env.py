@@ -24,6 +24,7 @@ from gymnax.environments import environment, spaces
 from jax.flatten_util import ravel_pytree
 
 from envs.manipulation import hand as H
+from envs.manipulation.geometry import mat_t_vec
 from envs.manipulation.physics import (
     FRAME_SIZE,
     EnvState,
@@ -194,28 +195,39 @@ class ManipulationEnv(environment.Environment[EnvState, EnvParams]):
         return c
 
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
+        state = self.reset_state(key, params)
+        return self.observation(state, params), state
+
+    def reset_state(self, key: jax.Array, params: EnvParams) -> EnvState:
+        """The state `reset_env` starts an episode in (a variant drawn when resampling)."""
         if self.resample_variants:
-            pick = jax.random.randint(key, (), 0, params.variants.shape[0])
-            vec = params.variants[pick]
+            # the key's own bits pick the variant: a key handed to an env is already a threefry
+            # output (a split), and hashing it again costs a rolled threefry loop per env per
+            # step on CPU, about a tenth of the step (randint: three); modulo bias < 1e-8
+            bits = jax.random.key_data(key).reshape(-1)[-1]
+            vec = params.variants[(bits % params.variants.shape[0]).astype(jnp.int32)]
         else:
             vec = params.rand_vec
-        state = self.initial_state(params.task_id, vec)
-        return self.observation(state, params), state
+        return self.initial_state(params.task_id, vec)
 
     def initial_state(self, task_id: jax.Array, rand_vec: jax.Array) -> EnvState:
         """The reset state of a variant (deterministic, as Meta-World's reset)."""
         c = self.constants(task_id)
         v = jnp.asarray(rand_vec, jnp.float32)
-        anchors = jnp.stack([jnp.zeros(3), v @ c["a_m"] + c["a_c"], v @ c["b_m"] + c["b_c"]])
+
+        def affine(name: str) -> jax.Array:  # a point of the variant: rand_vec @ M + c
+            return mat_t_vec(c[f"{name}_m"], v) + c[f"{name}_c"]
+
+        anchors = jnp.stack([jnp.zeros(3), affine("a"), affine("b")])
         z2 = jnp.zeros(2)
         state = EnvState(
             time=jnp.asarray(0, jnp.int32), mocap=c["hand_init"], hand=c["hand_reset"],
             hand_vel=c["hand_reset_vel"], hand_vel_prev=c["hand_reset_vel_prev"],
             fingers=jnp.asarray(H.FINGERS_OPEN), fingers_vel=z2,
-            obj=v @ c["obj_m"] + c["obj_c"], obj_vel=jnp.zeros(3), held=jnp.asarray(False),
+            obj=affine("obj"), obj_vel=jnp.zeros(3), held=jnp.asarray(False),
             held_offset=jnp.zeros(3), joint=c["joint_init"], joint_vel=c["joint_init_vel"],
             anchors=anchors,
-            goal=v @ c["goal_m"] + c["goal_c"], init=jnp.zeros(16),
+            goal=affine("goal"), init=jnp.zeros(16),
             frame=jnp.zeros(FRAME_SIZE), prev_frame=jnp.zeros(FRAME_SIZE),
             task_id=jnp.asarray(task_id, jnp.int32))
         obj_init, consts = jax.lax.switch(self._local[task_id], self._inits, task_view(state, c))
@@ -236,16 +248,16 @@ class ManipulationEnv(environment.Environment[EnvState, EnvParams]):
         3x slower than the whole step."""
         if params is None:
             params = self.default_params
-        key_step, key_reset = jax.random.split(key)
-        obs_st, state_st, reward, terminated, info = self.step_env(key_step, state, action,
-                                                                   params)
+        # step_env draws nothing, so the key goes to the reset whole (a split is a threefry
+        # call per env per step, a rolled loop on CPU)
+        obs_st, state_st, reward, terminated, info = self.step_env(key, state, action, params)
         truncated = self.is_truncated(state_st, params)
         done = jnp.logical_or(terminated, truncated)
-        obs_re, state_re = self.reset_env(key_reset, params)
+        state_re = self.reset_state(key, params)
         flat_st, unravel = ravel_pytree(state_st)
         flat_re, _ = ravel_pytree(state_re)
         state = unravel(jnp.where(done, flat_re, flat_st))
-        obs = jnp.where(done, obs_re, obs_st)
+        obs = self.observation(state, params)
         info = {**info, "terminated": terminated, "truncated": truncated,
                 "final_observation": obs_st}
         return obs, state, reward, terminated, truncated, info

@@ -52,3 +52,21 @@ def push_out_sphere(p: jax.Array, e: jax.Array, c: jax.Array, r: jax.Array) -> j
     dist = jnp.sqrt(jnp.sum(d * d) + 1e-12)
     hit = (dist < r) & (dist > 1e-6)
     return jnp.where(hit, -d / dist * (r - dist), 0.0)
+
+
+# Small products as elementwise sums: under vmap, `@` on 3-vectors becomes a batched dot that
+# XLA:CPU runs as a loop of tiny matrix products, far slower than a fused elementwise sum.
+def mat_vec(m: jax.Array, v: jax.Array) -> jax.Array:
+    """m @ v for a small matrix m (rows, k) and vector v (k,)."""
+    return jnp.sum(m * v, axis=-1)
+
+
+def mat_t_vec(m: jax.Array, v: jax.Array) -> jax.Array:
+    """m.T @ v for a small matrix m (k, cols) and vector v (k,)."""
+    return jnp.sum(m * v[:, None], axis=0)
+
+
+def dot3(a: jax.Array, b: jax.Array) -> jax.Array:
+    """a . b for two small vectors."""
+    return jnp.sum(a * b)
+

@@ -98,7 +98,7 @@ def hand_step(hand: jax.Array, vel: jax.Array, vel_prev: jax.Array, mocap_next: 
     """(hand position, velocity per step) after one env step of the fitted lag model."""
     drive = LAG_B1 * (mocap_next + SAG - hand) + LAG_B2 * (mocap + SAG - hand)
     n, mobility = radial_mobility(hand)
-    drive = drive - (1.0 - mobility) * n * jnp.dot(n, drive)
+    drive = drive - (1.0 - mobility) * n * jnp.sum(n * drive)
     new_vel = LAG_A1 * vel + LAG_A2 * vel_prev + drive
     return hand + new_vel, new_vel
 

@@ -28,7 +28,14 @@ import jax.numpy as jnp
 from flax import struct
 
 from envs.manipulation import hand as H
-from envs.manipulation.geometry import push_lookback, push_out_sphere, push_simple
+from envs.manipulation.geometry import (
+    dot3,
+    mat_t_vec,
+    mat_vec,
+    push_lookback,
+    push_out_sphere,
+    push_simple,
+)
 from envs.manipulation.scene import JOINT_HINGE, JOINT_SLIDE, MAX_MOVING, MAX_STATIC
 
 DT = H.TIMESTEP * H.FRAME_SKIP
@@ -72,7 +79,8 @@ class EnvState:
 def _rotation(axis: jax.Array, angle: jax.Array) -> jax.Array:
     k = jnp.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]],
                    [-axis[1], axis[0], 0.0]])
-    return jnp.eye(3) + jnp.sin(angle) * k + (1.0 - jnp.cos(angle)) * (k @ k)
+    k2 = axis[:, None] * axis[None, :] - jnp.sum(axis * axis) * jnp.eye(3)  # k @ k
+    return jnp.eye(3) + jnp.sin(angle) * k + (1.0 - jnp.cos(angle)) * k2
 
 
 def fixture_pose(joint: jax.Array, anchors: jax.Array, c: dict) -> tuple[jax.Array, jax.Array,
@@ -88,7 +96,7 @@ def fixture_pose(joint: jax.Array, anchors: jax.Array, c: dict) -> tuple[jax.Arr
 
 def fixture_point(local: jax.Array, joint: jax.Array, anchors: jax.Array, c: dict) -> jax.Array:
     origin, rot, trans = fixture_pose(joint, anchors, c)
-    return origin + rot @ local + trans
+    return origin + mat_vec(rot, local) + trans
 
 
 def _joint_directions(point: jax.Array, origin: jax.Array, c: dict) -> jax.Array:
@@ -116,7 +124,7 @@ def hand_probes(hand: jax.Array, fingers: jax.Array, obj: jax.Array, held: jax.A
 def _stop_velocity(vel: jax.Array, push: jax.Array) -> jax.Array:
     """Remove the velocity component into a surface whose outward push is `push`."""
     n2 = jnp.sum(push * push)
-    into = jnp.minimum(jnp.dot(vel, push), 0.0)
+    into = jnp.minimum(dot3(vel, push), 0.0)
     return vel - jnp.where(n2 > 0, into / jnp.maximum(n2, 1e-12), 0.0) * push
 
 
@@ -258,10 +266,10 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
         asked = jnp.zeros((2, 3))  # per joint: the world push the joint is asked to take
         for i in range(probes.shape[0]):
             # the probe in the fixture body's frame (now, and where it was last step)
-            local = rot.T @ (probes[i] - origin - trans)
-            before = prev_rot.T @ (prev_probes[i] - prev_origin - prev_trans)
+            local = mat_t_vec(rot, probes[i] - origin - trans)
+            before = mat_t_vec(prev_rot, prev_probes[i] - prev_origin - prev_trans)
             back = local - SIDE_LOOKBACK * (local - before)
-            e_local = jnp.abs(rot.T) @ halves[i] if f.hinges else halves[i]
+            e_local = mat_t_vec(jnp.abs(rot), halves[i]) if f.hinges else halves[i]
             push_local = jnp.zeros(3)
             for b in range(f.n_moving):
                 centre, half = c["moving_center"][b], c["moving_half"][b]
@@ -271,7 +279,7 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
                     sphere = push_out_sphere(local + push_local, e_local, centre, half[0])
                     push = jnp.where(c["moving_round"][b] > 0, sphere, push)
                 push_local = push_local + push
-            push = rot @ push_local if f.hinges else push_local
+            push = mat_vec(rot, push_local) if f.hinges else push_local
             # a heavy fixture takes the push's projection on its joints' motion and the rest
             # pushes the hand; a light one (`Fixture.light`, the lever) gives way along the
             # contact normal: its joints take the least motion that clears the overlap along
@@ -279,7 +287,7 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
             # 1 / LIGHT_COS^2 of the projection, and the hand is pushed by the rest)
             dirs = _joint_directions(probes[i], origin, c)
             n2 = jnp.sum(dirs * dirs, axis=1)
-            g = dirs @ push
+            g = mat_vec(dirs, push)
             p2 = jnp.sum(push * push)
             floor = jnp.where(c["fix_light"] > 0, LIGHT_COS ** 2 * p2, p2) * jnp.sum(n2)
             denom = jnp.maximum(jnp.sum(g * g), floor)
@@ -291,7 +299,7 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
             asked = asked + jnp.where(c["fix_light"] > 0, resolved[:, None] * push,
                                       along[:, None] * dirs)
             shift = shift + jnp.where(c["fix_light"] > 0, push * (1.0 - jnp.sum(resolved)),
-                                      push - along @ dirs)
+                                      push - mat_t_vec(dirs, along))
         pushed = joint + dq
         over = pushed - jnp.clip(pushed, lo, hi)
         moved = jnp.abs(dq) > 0
@@ -327,19 +335,19 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
                                         c["static_half"][b])
     if f.object_fixture:
         origin, rot, trans = fixture_pose(joint, s.anchors, c)
-        local = rot.T @ (obj - origin - trans)
-        e_local = jnp.abs(rot.T) @ c["obj_half"] if f.hinges else c["obj_half"]
+        local = mat_t_vec(rot, obj - origin - trans)
+        e_local = mat_t_vec(jnp.abs(rot), c["obj_half"]) if f.hinges else c["obj_half"]
         push_local = jnp.zeros(3)
         for b in range(f.n_moving):
             push_local = push_local + push_simple(local + push_local, e_local,
                                                   c["moving_center"][b], c["moving_half"][b])
-        support = support + (rot @ push_local if f.hinges else push_local)
+        support = support + (mat_vec(rot, push_local) if f.hinges else push_local)
     floor = jnp.maximum(0.0, c["table_z"] + c["obj_rest"] - (obj[2] + support[2]))
     support = support.at[2].add(floor)
     support = jnp.where(free, support, 0.0)
     # what a support takes back from a push by the hand pushes the hand back
     moved2 = jnp.sum(moved * moved)
-    blocked = jnp.where(moved2 > 0, jnp.minimum(jnp.dot(support, moved), 0.0)
+    blocked = jnp.where(moved2 > 0, jnp.minimum(dot3(support, moved), 0.0)
                         / jnp.maximum(moved2, 1e-12), 0.0) * moved
     hand = hand + blocked
     obj = obj + support

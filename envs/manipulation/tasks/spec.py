@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from envs.manipulation.geometry import mat_vec
 from envs.manipulation.rewards import Outcome, RewardInputs
 from envs.manipulation.scene import Scene
 
@@ -80,7 +81,7 @@ class View(NamedTuple):
     fixture_trans: jax.Array
 
     def fixture_point(self, local: jax.Array) -> jax.Array:
-        return self.fixture_origin + self.fixture_rot @ local + self.fixture_trans
+        return self.fixture_origin + mat_vec(self.fixture_rot, local) + self.fixture_trans
 
 
 def no_consts(v: View) -> tuple[jax.Array, jax.Array]:
