@@ -8,8 +8,9 @@ Per step (Meta-World's 5 MuJoCo substeps of 2.5 ms are one step here):
 3. the hand (one box around fingers and wrist) and a held object against the static boxes:
    hard, the hand is pushed out (MuJoCo's weld is much softer than a contact with the world);
 4. the hand's boxes against the fixture's boxes: the joint moves to remove the overlap along its
-   direction, the rest of the overlap pushes the hand; past a limit the joint gives only `give`
-   of the way (Meta-World's limits are soft against a light fixture pushed by the arm);
+   direction, the rest of the overlap pushes the hand (a light fixture gives way along the
+   contact normal instead); past a limit the joint gives only `give` of the way (Meta-World's
+   limits are soft against a light fixture pushed by the arm);
 5. the free object: pushed by the fingers and the palm, then out of the static boxes, the
    fixture and the table (what a support refuses pushes the hand back);
 6. the object between the pads is a soft stop for the finger joints (stage 1); squeezed by both
