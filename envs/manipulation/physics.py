@@ -3,7 +3,8 @@ fixture, one free object and static obstacles, all contacts between boxes.
 
 Per step (Meta-World's 5 MuJoCo substeps of 2.5 ms are one step here):
 1. mocap and hand lag (`hand.py`), finger joints (exact linear map);
-2. fixture joints coast (damping, spring) and soft limits pull back (MuJoCo's arithmetic);
+2. fixture joints coast (damping, spring) and soft limits pull back (MuJoCo's arithmetic for
+   light fixtures);
    the free object coasts (gravity, friction on its support) unless held;
 3. the hand (one box around fingers and wrist) and a held object against the static boxes:
    hard, the hand is pushed out (MuJoCo's weld is much softer than a contact with the world);
@@ -43,6 +44,7 @@ DT = H.TIMESTEP * H.FRAME_SKIP
 GRAVITY = 9.81
 TABLE_FRICTION = 1.0  # Meta-World's default geom friction (max over the pair)
 SQUEEZE = 5e-4  # free space between the pads and the object that still counts as a grip
+LIMIT_RELAX = 0.3  # heavy fixtures: fraction of a limit violation left after a step unpushed
 LIGHT_COS = 0.5  # most oblique contact normal a light fixture gives way along in full
 PEN_CAP = 0.01  # overlap a hand may keep with a fixture pushed past its limit
 SIDE_LOOKBACK = 4.0  # steps back along a probe's motion that decide its side of a fixture box
@@ -176,19 +178,37 @@ def fixture_coast(q: jax.Array, qd: jax.Array, c: dict) -> tuple[jax.Array, jax.
     return jnp.where(hit, jnp.clip(q, lo, hi), q), jnp.where(hit, 0.0, qd)
 
 
+def _relax_coast(q: jax.Array, qd: jax.Array, c: dict) -> tuple[jax.Array, jax.Array]:
+    """The heavy fixtures' coast: exact damping and spring over the step; a joint past a limit
+    relaxes to LIMIT_RELAX of its violation, one coasting into a limit stops at it. (MuJoCo's
+    arithmetic, `fixture_coast`, is measured against Meta-World for the light lever only.)"""
+    lo, hi = _limits(q, c)
+    beyond = jnp.clip(q, lo, hi)
+    qd_new = qd * c["joint_decay"] + DT * (
+        c["joint_gravity"] - c["joint_spring"] * (q - c["joint_springref"]))
+    q_new = q + DT * qd_new
+    outside = (q < lo) | (q > hi)
+    q_new = jnp.where(outside, beyond + LIMIT_RELAX * (q - beyond), q_new)
+    hit = (q_new < lo) | (q_new > hi)
+    q_new = jnp.where(hit & ~outside, jnp.clip(q_new, lo, hi), q_new)
+    return q_new, jnp.where(hit, 0.0, qd_new)
+
+
 # ------------------------------------------------------------------------------ step
 @dataclass(frozen=True)
 class Features:
     """The engine stages an env's tasks need (static: the others are not traced at all).
 
     objects: some task has a free object; fixtures: some task has a fixture; hinges: some
-    fixture turns; round: some fixture box is a sphere; object_fixture: the free object can meet
-    the fixture (a task has both); n_static / n_moving: the most boxes of a kind a task has."""
+    fixture turns; round: some fixture box is a sphere; light: some fixture is light;
+    object_fixture: the free object can meet the fixture (a task has both); n_static /
+    n_moving: the most boxes of a kind a task has."""
 
     objects: bool = True
     fixtures: bool = True
     hinges: bool = True
     round: bool = True
+    light: bool = True
     object_fixture: bool = True
     n_static: int = MAX_STATIC
     n_moving: int = MAX_MOVING
@@ -220,7 +240,11 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
     # 2. fixture joints and the free object coast
     joint, jvel = s.joint, s.joint_vel
     if f.fixtures:
-        joint, jvel = fixture_coast(s.joint, s.joint_vel, c)
+        joint, jvel = _relax_coast(s.joint, s.joint_vel, c)
+        if f.light:
+            soft, soft_vel = fixture_coast(s.joint, s.joint_vel, c)
+            joint = jnp.where(c["fix_light"] > 0, soft, joint)
+            jvel = jnp.where(c["fix_light"] > 0, soft_vel, jvel)
     obj, obj_vel = s.obj, s.obj_vel
     if f.objects:
         obj_vel = s.obj_vel.at[2].add(-GRAVITY * DT)
@@ -289,18 +313,20 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
             dirs = _joint_directions(probes[i], origin, c)
             n2 = jnp.sum(dirs * dirs, axis=1)
             g = mat_vec(dirs, push)
-            p2 = jnp.sum(push * push)
-            floor = jnp.where(c["fix_light"] > 0, LIGHT_COS ** 2 * p2, p2) * jnp.sum(n2)
-            denom = jnp.maximum(jnp.sum(g * g), floor)
-            light = jnp.where(denom > 1e-18, p2 * g / jnp.maximum(denom, 1e-18), 0.0)
-            heavy = jnp.where(n2 > 1e-9, g / jnp.maximum(n2, 1e-9), 0.0)
-            along = jnp.where(c["fix_light"] > 0, light, heavy)
-            resolved = jnp.where(p2 > 1e-18, along * g / jnp.maximum(p2, 1e-18), 0.0)
+            along = jnp.where(n2 > 1e-9, g / jnp.maximum(n2, 1e-9), 0.0)
+            asked_i, shift_i = along[:, None] * dirs, push - mat_t_vec(dirs, along)
+            if f.light:
+                p2 = jnp.sum(push * push)
+                denom = jnp.maximum(jnp.sum(g * g), LIGHT_COS ** 2 * p2 * jnp.sum(n2))
+                light = jnp.where(denom > 1e-18, p2 * g / jnp.maximum(denom, 1e-18), 0.0)
+                resolved = jnp.where(p2 > 1e-18, light * g / jnp.maximum(p2, 1e-18), 0.0)
+                is_light = c["fix_light"] > 0
+                along = jnp.where(is_light, light, along)
+                asked_i = jnp.where(is_light, resolved[:, None] * push, asked_i)
+                shift_i = jnp.where(is_light, push * (1.0 - jnp.sum(resolved)), shift_i)
             dq = dq - along
-            asked = asked + jnp.where(c["fix_light"] > 0, resolved[:, None] * push,
-                                      along[:, None] * dirs)
-            shift = shift + jnp.where(c["fix_light"] > 0, push * (1.0 - jnp.sum(resolved)),
-                                      push - mat_t_vec(dirs, along))
+            asked = asked + asked_i
+            shift = shift + shift_i
         pushed = joint + dq
         over = pushed - jnp.clip(pushed, lo, hi)
         moved = jnp.abs(dq) > 0

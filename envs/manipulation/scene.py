@@ -168,6 +168,8 @@ def compile_row(scene: Scene) -> dict[str, np.ndarray]:
         "joint_hi": np.asarray([j.hi for j in joints], np.float32),
         "joint_init": np.asarray([j.init for j in joints], np.float32),
         "joint_init_vel": np.asarray([j.init_vel for j in joints], np.float32),
+        "joint_decay": np.asarray([math.exp(-0.0125 * j.damping / j.inertia) for j in joints],
+                                  np.float32),
         "joint_damping": np.asarray([j.damping / j.inertia for j in joints], np.float32),
         "joint_implicit": np.asarray([j.inertia / (j.inertia + TIMESTEP * j.damping)
                                       for j in joints], np.float32),
