@@ -194,11 +194,9 @@ def test_protocol_options():
     # resampling: resets with different keys give different variants of the slot's task
     p = jax.tree.map(lambda x: x[0], mt.params)
     _, states = jax.jit(jax.vmap(mt.env.reset, in_axes=(0, None)))(
-        jax.random.split(jax.random.key(0), 16), p)
-    assert len({np.asarray(g).tobytes() for g in states.goal}) > 8
-    # ... uniformly over the task's 50 (the draw reads the key's own bits)
-    _, states = jax.jit(jax.vmap(mt.env.reset, in_axes=(0, None)))(
         jax.random.split(jax.random.key(1), 5000), p)
+    assert len({np.asarray(g).tobytes() for g in states.goal[:16]}) > 8
+    # ... uniformly over the task's 50 (the draw reads the key's own bits)
     goals = np.asarray(p.variants[:, 3:6])  # reach's goal is rand_vec[3:6]
     counts = [int(np.sum(np.all(np.isclose(states.goal, g, atol=1e-6), axis=1))) for g in goals]
     assert sum(counts) == 5000 and min(counts) > 60 and max(counts) < 140, counts
