@@ -69,4 +69,3 @@ def mat_t_vec(m: jax.Array, v: jax.Array) -> jax.Array:
 def dot3(a: jax.Array, b: jax.Array) -> jax.Array:
     """a . b for two small vectors."""
     return jnp.sum(a * b)
-

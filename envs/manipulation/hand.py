@@ -103,6 +103,17 @@ def hand_step(hand: jax.Array, vel: jax.Array, vel_prev: jax.Array, mocap_next: 
     return hand + new_vel, new_vel
 
 
+def soft_limit(q: jax.Array, qd: jax.Array, a_free: jax.Array, lo: jax.Array, hi: jax.Array
+               ) -> jax.Array:
+    """A joint's acceleration with MuJoCo's soft limits at `lo` / `hi`: past a limit, 0.95 of the
+    reference -b qd - k x plus 0.05 of `a_free`, only while that pushes back (a limit cannot
+    pull); `a_free` elsewhere."""
+    x = jnp.where(q < lo, q - lo, jnp.where(q > hi, q - hi, 0.0))
+    a_lim = LIMIT_IMPEDANCE * (-LIMIT_B * qd - LIMIT_K * x) + (1 - LIMIT_IMPEDANCE) * a_free
+    into = jnp.where(q < lo, 1.0, -1.0)
+    return jnp.where((x != 0) & ((a_lim - a_free) * into > 0), a_lim, a_free)
+
+
 FINGER_LO = np.array([RIGHT_RANGE[0], LEFT_RANGE[0]], np.float32)
 FINGER_HI = np.array([RIGHT_RANGE[1], LEFT_RANGE[1]], np.float32)
 
@@ -116,11 +127,7 @@ def finger_step(q: jax.Array, qd: jax.Array, effort: jax.Array, lo: jax.Array = 
     h, m, c = TIMESTEP, FINGER_INERTIA, FINGER_DAMPING
     for _ in range(FRAME_SKIP):
         a_free = (FINGER_KP * (u - q) - c * qd) / (m + h * c)
-        x = jnp.where(q < lo, q - lo, jnp.where(q > hi, q - hi, 0.0))
-        a_lim = LIMIT_IMPEDANCE * (-LIMIT_B * qd - LIMIT_K * x) + (1 - LIMIT_IMPEDANCE) * a_free
-        into = jnp.where(q < lo, 1.0, -1.0)
-        a = jnp.where((x != 0) & ((a_lim - a_free) * into > 0), a_lim, a_free)
-        qd = qd + h * a
+        qd = qd + h * soft_limit(q, qd, a_free, lo, hi)
         q = q + h * qd
     return q, qd
 

@@ -4,8 +4,7 @@ fixture, one free object and static obstacles, all contacts between boxes.
 Per step (Meta-World's 5 MuJoCo substeps of 2.5 ms are one step here):
 1. mocap and hand lag (`hand.py`), finger joints (exact linear map);
 2. fixture joints coast (damping, spring) and soft limits pull back (MuJoCo's arithmetic for
-   light fixtures);
-   the free object coasts (gravity, friction on its support) unless held;
+   light fixtures); the free object coasts (gravity, friction on its support) unless held;
 3. the hand (one box around fingers and wrist) and a held object against the static boxes:
    hard, the hand is pushed out (MuJoCo's weld is much softer than a contact with the world);
 4. the hand's boxes against the fixture's boxes: the joint moves to remove the overlap along its
@@ -166,12 +165,7 @@ def fixture_coast(q: jax.Array, qd: jax.Array, c: dict) -> tuple[jax.Array, jax.
     for _ in range(H.FRAME_SKIP):
         a_free = (c["joint_gravity"] - c["joint_spring"] * (q - c["joint_springref"])
                   - c["joint_damping"] * qd)
-        x = jnp.where(q < lo, q - lo, jnp.where(q > hi, q - hi, 0.0))
-        a_lim = H.LIMIT_IMPEDANCE * (-H.LIMIT_B * qd - H.LIMIT_K * x) + (
-            1.0 - H.LIMIT_IMPEDANCE) * a_free
-        into = jnp.where(q < lo, 1.0, -1.0)
-        a = jnp.where((x != 0) & ((a_lim - a_free) * into > 0), a_lim, a_free)
-        qd = qd + H.TIMESTEP * c["joint_implicit"] * a
+        qd = qd + H.TIMESTEP * c["joint_implicit"] * H.soft_limit(q, qd, a_free, lo, hi)
         q = q + H.TIMESTEP * qd
     # a fixture coasting into a limit stops at it (Meta-World's drawer: within 1 mm)
     hit = inside & ((q < lo) | (q > hi))
