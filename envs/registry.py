@@ -32,7 +32,9 @@ GRIDWORLD_LEVELS = ("dense", "sparse", "long", "longer", "longer_groove", "long_
                     "all_randlife", "all_vrandlife", "debug", "tabular")
 METAWORLD_TASKS = ("reach", "push", "pick-place", "door-open", "drawer-open", "drawer-close",
                    "button-press-topdown", "peg-insert-side", "window-open", "window-close",
-                   "sweep", "basketball", "door-close", "shelf-place", "sweep-into", "lever-pull")
+                   "sweep", "basketball", "door-close", "shelf-place", "sweep-into", "lever-pull",
+                   "reach-wall", "push-wall", "pick-place-wall", "button-press-topdown-wall",
+                   "button-press", "button-press-wall")
 
 # Classic-control physical constants that make sense to vary (roughly 0.5x - 2x the default).
 _GYMNAX_SPACES: dict[str, dict[str, Box]] = {

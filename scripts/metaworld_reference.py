@@ -77,6 +77,9 @@ EXTRAS: dict[str, dict[str, Getter]] = {
     "drawer-open": {"drawer_slide": _joint("goal_slidey")},
     "drawer-close": {"drawer_slide": _joint("goal_slidey")},
     "button-press-topdown": {"button_slide": _joint("btnbox_joint")},
+    "button-press-topdown-wall": {"button_slide": _joint("btnbox_joint")},
+    "button-press": {"button_slide": _joint("btnbox_joint")},
+    "button-press-wall": {"button_slide": _joint("btnbox_joint")},
     "basketball": {}, "shelf-place": {}, "sweep": {}, "sweep-into": {},
 }
 INITS: dict[str, dict[str, Getter]] = {
@@ -84,6 +87,9 @@ INITS: dict[str, dict[str, Getter]] = {
     "window-open": {"handle_init": _attr("window_handle_pos_init")},
     "window-close": {"handle_init": _attr("window_handle_pos_init")},
     "button-press-topdown": {"press_depth": _attr("_obj_to_target_init")},
+    "button-press-topdown-wall": {"press_depth": _attr("_obj_to_target_init")},
+    "button-press": {"press_depth": _attr("_obj_to_target_init")},
+    "button-press-wall": {"press_depth": _attr("_obj_to_target_init")},
     "lever-pull": {"lever_init": _attr("_lever_pos_init")},
 }
 

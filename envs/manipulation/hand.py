@@ -149,6 +149,15 @@ def gripper_opening(q: jax.Array) -> jax.Array:
     return jnp.clip((CLAW_GAP - q[0] + q[1]) / 0.1, 0.0, 1.0)
 
 
+def fingers_box(q: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(offset from the hand, half extents) of one box around both finger boxes."""
+    outer_left = FINGER_Y + q[1] + FINGER_HALF[1]
+    outer_right = -FINGER_Y + q[0] - FINGER_HALF[1]
+    offset = jnp.stack([0.0, (outer_left + outer_right) / 2, 0.0])
+    half = jnp.stack([FINGER_HALF[0], (outer_left - outer_right) / 2, FINGER_HALF[2]])
+    return offset, half
+
+
 def finger_centres(hand: jax.Array, q: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(left, right) centres of the finger collision boxes (half extents FINGER_HALF)."""
     left = hand + jnp.array([0.0, FINGER_Y + q[1], 0.0])

@@ -244,13 +244,22 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
         obj_vel = s.obj_vel.at[2].add(-GRAVITY * DT)
         obj = jnp.where(s.held, hand + s.held_offset, s.obj + DT * obj_vel)
 
-    # 3. the hand (one box around fingers and wrist) and a held object against the static
-    # boxes: hard, the hand is pushed out
+    # 3. the hand and a held object against the static boxes: hard, the hand is pushed out.
+    # The hand is one box around fingers and wrist, or, against a box that does not reach the
+    # wrist's height, one box around the fingers as they are open (a closed hand fits where an
+    # open one would not: between a wall and a button)
     static_c = c["static_center"] + s.anchors[c["static_anchor"]]
+    fingers_c, fingers_h = H.fingers_box(fingers)
     shift = jnp.zeros(3)
     for b in range(f.n_static):
-        shift = shift + push_simple(hand + H.HAND_BOX_OFFSET + shift, H.HAND_BOX_HALF,
-                                    static_c[b], c["static_half"][b])
+        centre, half = static_c[b], c["static_half"][b]
+        wrist_z = hand[2] + shift[2] + H.PALM_OFFSET[2]
+        below_wrist = centre[2] + half[2] < wrist_z - H.PALM_HALF[2]
+        above_wrist = centre[2] - half[2] > wrist_z + H.PALM_HALF[2]
+        wrist_clear = below_wrist | above_wrist
+        box_c = jnp.where(wrist_clear, fingers_c, H.HAND_BOX_OFFSET)
+        box_h = jnp.where(wrist_clear, fingers_h, H.HAND_BOX_HALF)
+        shift = shift + push_simple(hand + box_c + shift, box_h, centre, half)
         if f.objects:
             shift = shift + jnp.where(s.held, push_simple(obj + shift, c["obj_half"],
                                                           static_c[b], c["static_half"][b]), 0.0)

@@ -24,17 +24,22 @@ from envs.manipulation.tasks import (
     reach_push_pick,
     shelf,
     sweep,
+    walls,
     window,
 )
 from envs.manipulation.tasks.spec import RAND_DIM, Reject, TaskSpec, View
 
-_MODULES = (reach_push_pick, door, drawer, button, peg, window, sweep, basketball, shelf, lever)
+_MODULES = (reach_push_pick, door, drawer, button, peg, window, sweep, basketball, shelf, lever,
+            walls)
 _BY_NAME: dict[str, TaskSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
 
 ORDER = (
     "reach", "push", "pick-place", "door-open", "drawer-open", "drawer-close",
     "button-press-topdown", "peg-insert-side", "window-open", "window-close", "sweep",
     "basketball", "door-close", "shelf-place", "sweep-into", "lever-pull",
+    # MT50's other tasks, appended so that the ids and variants above do not move
+    "reach-wall", "push-wall", "pick-place-wall", "button-press-topdown-wall", "button-press",
+    "button-press-wall",
 )
 TASK_SPECS: tuple[TaskSpec, ...] = tuple(_BY_NAME[n] for n in ORDER)
 TASKS: tuple[str, ...] = tuple(s.name for s in TASK_SPECS)
