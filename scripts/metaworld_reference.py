@@ -91,6 +91,8 @@ INITS: dict[str, dict[str, Getter]] = {
     "button-press": {"press_depth": _attr("_obj_to_target_init")},
     "button-press-wall": {"press_depth": _attr("_obj_to_target_init")},
     "lever-pull": {"lever_init": _attr("_lever_pos_init")},
+    "handle-press": {"handle_init": _attr("_handle_init_pos")},
+    "handle-press-side": {"handle_init": _attr("_handle_init_pos")},
 }
 
 

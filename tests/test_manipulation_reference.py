@@ -39,6 +39,10 @@ RESET_ATOL = 5e-4
 # finger model (gripper reading), objects nudged by a random hand (m)
 RANDOM_TOLERANCE = {"hand": 0.012, "gripper": 0.01, "object": 0.02, "quaternion": 0.02,
                     "reward_mean_abs": 0.05, "success_agreement": 1.0}
+# handle-press's random hand bumps the handle: Meta-World's soft contact squeezes the fingers
+# and lets the damped handle lag the hand (ours moves it at once)
+RANDOM_TOLERANCE_BY_TASK = {"handle-press": {**RANDOM_TOLERANCE, "gripper": 0.03,
+                                             "reward_mean_abs": 0.14}}
 
 # expert episodes, contact-rich: per task (max abs error of hand, gripper, object point and
 # quaternion over the episode; mean abs reward error; minimum fraction of steps whose success
@@ -73,6 +77,10 @@ EXPERT_TOLERANCE: dict[str, dict[str, float]] = {t: dict(zip(_T, v, strict=True)
     # our wrist's bounding box; its fingers are squeezed by the button (gripper)
     "button-press": (0.062, 0.32, 0.045, 0.01, 0.05, 0.87, 6),
     "button-press-wall": (0.011, 0.01, 0.012, 0.01, 0.1, 0.97, 3),
+    # Meta-World's damped handle lags the hand in its soft contact and is pushed 2 cm past its
+    # limit, out of the 2 cm success band again; ours follows the hand and stops at the limit
+    "handle-press": (0.075, 0.062, 0.08, 0.01, 6.8, 0.55, 11),
+    "handle-press-side": (0.058, 0.01, 0.062, 0.01, 1.4, 0.83, 8),
 }.items()}
 
 
@@ -139,7 +147,8 @@ def test_replayed_trajectories_match_metaworld(replayed):
     for rec, episodes in zip(recs, ours, strict=True):
         for episode, mine in zip(rec.episodes, episodes, strict=True):
             err = R.trajectory_errors(episode, mine)
-            tol = RANDOM_TOLERANCE if episode.kind == "random" else EXPERT_TOLERANCE[rec.task]
+            tol = (RANDOM_TOLERANCE_BY_TASK.get(rec.task, RANDOM_TOLERANCE)
+                   if episode.kind == "random" else EXPERT_TOLERANCE[rec.task])
             for k in ("hand", "gripper", "object", "quaternion", "reward_mean_abs"):
                 if err[k] > tol[k]:
                     failures.append(f"{rec.task}/{episode.kind} {k} {err[k]:.4f} > {tol[k]}")

@@ -43,12 +43,18 @@ def push_lookback(p: jax.Array, back: jax.Array, e: jax.Array, c: jax.Array, h: 
     return jnp.where((jnp.min(depth) > 0.0) & (cand <= least), out, 0.0)
 
 
-def push_out_sphere(p: jax.Array, e: jax.Array, c: jax.Array, r: jax.Array) -> jax.Array:
-    """World push (3,) separating probe box (centre p, half extents e) from a sphere (centre c,
-    radius r), along the normal at the box point closest to the sphere's centre; zero without
-    overlap or with the centre inside the box (the box test handles that case)."""
-    closest = jnp.clip(c, p - e, p + e)
-    d = c - closest
+def push_out_round(p: jax.Array, e: jax.Array, c: jax.Array, h: jax.Array, mask: jax.Array
+                   ) -> jax.Array:
+    """World push (3,) separating probe box (centre p, half extents e) from a box (c, h) that
+    is round across the axes of `mask`: a sphere of radius h[0] (mask 1, 1, 1) or a cylinder
+    whose axis is the unmasked one (radius: its masked half extent; caps rounded). The push is
+    along the normal from the shape's core (its centre point or axis segment) to the nearest
+    point of the probe; zero without overlap or with the core inside the probe."""
+    r = jnp.max(h * mask)
+    core = h * (1.0 - mask)
+    above = (c - core) - (p + e)  # the core's interval beyond the probe's, per axis
+    below = (p - e) - (c + core)
+    d = jnp.where(above > 0.0, above, jnp.where(below > 0.0, -below, 0.0))
     dist = jnp.sqrt(jnp.sum(d * d) + 1e-12)
     hit = (dist < r) & (dist > 1e-6)
     return jnp.where(hit, -d / dist * (r - dist), 0.0)

@@ -34,7 +34,7 @@ from envs.manipulation.geometry import (
     mat_t_vec,
     mat_vec,
     push_lookback,
-    push_out_sphere,
+    push_out_round,
     push_simple,
 )
 from envs.manipulation.scene import JOINT_HINGE, JOINT_SLIDE, MAX_MOVING, MAX_STATIC
@@ -173,12 +173,13 @@ def fixture_coast(q: jax.Array, qd: jax.Array, c: dict) -> tuple[jax.Array, jax.
 
 
 def _relax_coast(q: jax.Array, qd: jax.Array, c: dict) -> tuple[jax.Array, jax.Array]:
-    """The heavy fixtures' coast: exact damping and spring over the step; a joint past a limit
+    """The heavy fixtures' coast: exact damping over the step (gravity and spring held for
+    the step); a joint past a limit
     relaxes to LIMIT_RELAX of its violation, one coasting into a limit stops at it. (MuJoCo's
     arithmetic, `fixture_coast`, is measured against Meta-World for the light lever only.)"""
     lo, hi = _limits(q, c)
     beyond = jnp.clip(q, lo, hi)
-    qd_new = qd * c["joint_decay"] + DT * (
+    qd_new = qd * c["joint_decay"] + c["joint_force_gain"] * (
         c["joint_gravity"] - c["joint_spring"] * (q - c["joint_springref"]))
     q_new = q + DT * qd_new
     outside = (q < lo) | (q > hi)
@@ -194,7 +195,7 @@ class Features:
     """The engine stages an env's tasks need (static: the others are not traced at all).
 
     objects: some task has a free object; fixtures: some task has a fixture; hinges: some
-    fixture turns; round: some fixture box is a sphere; light: some fixture is light;
+    fixture turns; round: some fixture box is a sphere or cylinder; light: some fixture is light;
     object_fixture: the free object can meet the fixture (a task has both); n_static /
     n_moving: the most boxes of a kind a task has."""
 
@@ -304,8 +305,9 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
                 push = push_lookback(local + push_local, back + push_local, e_local, centre,
                                      half)
                 if f.round:
-                    sphere = push_out_sphere(local + push_local, e_local, centre, half[0])
-                    push = jnp.where(c["moving_round"][b] > 0, sphere, push)
+                    mask = c["moving_round"][b]
+                    rounded = push_out_round(local + push_local, e_local, centre, half, mask)
+                    push = jnp.where(jnp.any(mask > 0), rounded, push)
                 push_local = push_local + push
             push = mat_vec(rot, push_local) if f.hinges else push_local
             # a heavy fixture takes the push's projection on its joints' motion and the rest

@@ -32,13 +32,19 @@ MAX_JOINTS = 2
 @dataclass(frozen=True)
 class Box:
     """An axis-aligned box: centre relative to its anchor (static) or to the fixture origin at
-    q = 0 (moving), and half extents. A fixture box may be `round`: a sphere of radius half[0]
-    (its contact normal follows the surface, so a push on it can turn a hinge)."""
+    q = 0 (moving), and half extents. A fixture box may be `round` across some axes: "xyz" a
+    sphere of radius half[0], "yz" a cylinder along x of radius half[1] and half length half[0]
+    (and so on); its contact normal follows the surface, so a push on it can turn a hinge or
+    lift a handle from below."""
 
     center: Vec3
     half: Vec3
     anchor: int = ANCHOR_A
-    round: bool = False
+    round: str = ""
+
+    @property
+    def round_mask(self) -> tuple[float, float, float]:
+        return tuple(float(axis in self.round) for axis in "xyz")
 
 
 @dataclass(frozen=True)
@@ -136,9 +142,17 @@ def _pad_boxes(boxes: tuple[Box, ...], n: int, what: str) -> dict[str, np.ndarra
     centers = [b.center for b in boxes] + [_FAR] * (n - len(boxes))
     halves = [b.half for b in boxes] + [(0.0, 0.0, 0.0)] * (n - len(boxes))
     anchors = [b.anchor for b in boxes] + [ANCHOR_WORLD] * (n - len(boxes))
-    rounds = [b.round for b in boxes] + [False] * (n - len(boxes))
+    rounds = [b.round_mask for b in boxes] + [(0.0, 0.0, 0.0)] * (n - len(boxes))
     return {"center": np.asarray(centers, np.float32), "half": np.asarray(halves, np.float32),
             "anchor": np.asarray(anchors, np.int32), "round": np.asarray(rounds, np.float32)}
+
+
+def _force_gain(j: Joint, dt: float = 0.0125) -> float:
+    """The velocity a unit constant acceleration adds over one env step against the joint's
+    damping, (1 - exp(-g dt)) / g with g = damping / inertia (dt where there is no damping):
+    a heavily damped joint under gravity creeps at its terminal velocity."""
+    rate = j.damping / j.inertia
+    return dt if rate * dt < 1e-6 else (1.0 - math.exp(-rate * dt)) / rate
 
 
 def compile_row(scene: Scene) -> dict[str, np.ndarray]:
@@ -171,6 +185,7 @@ def compile_row(scene: Scene) -> dict[str, np.ndarray]:
         "joint_decay": np.asarray([math.exp(-0.0125 * j.damping / j.inertia) for j in joints],
                                   np.float32),
         "joint_damping": np.asarray([j.damping / j.inertia for j in joints], np.float32),
+        "joint_force_gain": np.asarray([_force_gain(j) for j in joints], np.float32),
         "joint_implicit": np.asarray([j.inertia / (j.inertia + TIMESTEP * j.damping)
                                       for j in joints], np.float32),
         "joint_spring": np.asarray([j.stiffness / j.inertia for j in joints], np.float32),

@@ -19,6 +19,7 @@ from envs.manipulation.tasks import (
     button,
     door,
     drawer,
+    handle,
     lever,
     peg,
     reach_push_pick,
@@ -30,7 +31,7 @@ from envs.manipulation.tasks import (
 from envs.manipulation.tasks.spec import RAND_DIM, Reject, TaskSpec, View
 
 _MODULES = (reach_push_pick, door, drawer, button, peg, window, sweep, basketball, shelf, lever,
-            walls)
+            walls, handle)
 _BY_NAME: dict[str, TaskSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
 
 ORDER = (
@@ -39,7 +40,7 @@ ORDER = (
     "basketball", "door-close", "shelf-place", "sweep-into", "lever-pull",
     # MT50's other tasks, appended so that the ids and variants above do not move
     "reach-wall", "push-wall", "pick-place-wall", "button-press-topdown-wall", "button-press",
-    "button-press-wall",
+    "button-press-wall", "handle-press", "handle-press-side",
 )
 TASK_SPECS: tuple[TaskSpec, ...] = tuple(_BY_NAME[n] for n in ORDER)
 TASKS: tuple[str, ...] = tuple(s.name for s in TASK_SPECS)

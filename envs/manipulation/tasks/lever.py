@@ -39,7 +39,7 @@ BASE = (  # around anchor A = rand_vec
 ARM = (  # relative to the pivot A + (0.12, 0, 0.25), lever down (pointing at the robot)
     Box((0.0, 0.0, 0.0), (0.016, 0.038, 0.038)),
     Box((0.0, -0.091, 0.0), (0.012, 0.1, 0.012)),
-    Box((0.0, -0.2, 0.0), (0.03, 0.03, 0.03), round=True),
+    Box((0.0, -0.2, 0.0), (0.03, 0.03, 0.03), round="xyz"),
     Box((-0.025, 0.0, 0.0), (0.046, 0.016, 0.016)),
 )
 
