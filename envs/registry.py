@@ -34,7 +34,8 @@ METAWORLD_TASKS = ("reach", "push", "pick-place", "door-open", "drawer-open", "d
                    "button-press-topdown", "peg-insert-side", "window-open", "window-close",
                    "sweep", "basketball", "door-close", "shelf-place", "sweep-into", "lever-pull",
                    "reach-wall", "push-wall", "pick-place-wall", "button-press-topdown-wall",
-                   "button-press", "button-press-wall", "handle-press", "handle-press-side")
+                   "button-press", "button-press-wall", "handle-press", "handle-press-side",
+                   "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side")
 
 # Classic-control physical constants that make sense to vary (roughly 0.5x - 2x the default).
 _GYMNAX_SPACES: dict[str, dict[str, Box]] = {

@@ -310,6 +310,7 @@ def task_features(specs) -> Features:
         hinges=any(j.kind == JOINT_HINGE for s in specs for j in s.scene.fixture.joints),
         round=any(bool(b.round) for s in specs for b in s.scene.fixture.boxes),
         light=any(s.scene.fixture.light and s.scene.fixture.joints for s in specs),
+        drag=any(s.scene.fixture.drag and s.scene.fixture.joints for s in specs),
         object_fixture=any(s.scene.obj is not None and s.scene.fixture.joints for s in specs),
         n_static=max(len(s.scene.static) for s in specs),
         n_moving=max(len(s.scene.fixture.boxes) for s in specs))

@@ -5,11 +5,13 @@ Per step (Meta-World's 5 MuJoCo substeps of 2.5 ms are one step here):
 1. mocap and hand lag (`hand.py`), finger joints (exact linear map);
 2. fixture joints coast (damping, spring) and soft limits pull back (MuJoCo's arithmetic for
    light fixtures); the free object coasts (gravity, friction on its support) unless held;
-3. the hand (one box around fingers and wrist) and a held object against the static boxes:
-   hard, the hand is pushed out (MuJoCo's weld is much softer than a contact with the world);
-4. the hand's boxes against the fixture's boxes: the joint moves to remove the overlap along its
-   direction, the rest of the overlap pushes the hand (a light fixture gives way along the
-   contact normal instead); past a limit the joint gives only `give` of the way (Meta-World's
+3. the hand (one box around fingers and wrist, or around the fingers alone below the wrist's
+   height) and a held object against the static boxes: hard, the hand is pushed out (MuJoCo's
+   weld is much softer than a contact with the world);
+4. the hand's boxes against the fixture's boxes (boxes, spheres or cylinders): the joint moves
+   to remove the overlap along its direction, the rest of the overlap pushes the hand (a light
+   fixture gives way along the contact normal instead; a hand resting on a `drag` fixture
+   takes it along); past a limit the joint gives only `give` of the way (Meta-World's
    limits are soft against a light fixture pushed by the arm);
 5. the free object: pushed by the fingers and the palm, then out of the static boxes, the
    fixture and the table (what a support refuses pushes the hand back);
@@ -45,6 +47,8 @@ TABLE_FRICTION = 1.0  # Meta-World's default geom friction (max over the pair)
 SQUEEZE = 5e-4  # free space between the pads and the object that still counts as a grip
 LIMIT_RELAX = 0.3  # heavy fixtures: fraction of a limit violation left after a step unpushed
 LIGHT_COS = 0.5  # most oblique contact normal a light fixture gives way along in full
+DRAG_GAP, DRAG_DEPTH = 0.003, 0.01  # a probe this near a drag fixture's top rests on it
+DRAG_SINK = 0.005  # and sinks this far into it (Meta-World's fingertips into the plate)
 PEN_CAP = 0.01  # overlap a hand may keep with a fixture pushed past its limit
 SIDE_LOOKBACK = 4.0  # steps back along a probe's motion that decide its side of a fixture box
 FRAME_SIZE = 18
@@ -196,6 +200,7 @@ class Features:
 
     objects: some task has a free object; fixtures: some task has a fixture; hinges: some
     fixture turns; round: some fixture box is a sphere or cylinder; light: some fixture is light;
+    drag: some fixture is dragged by a hand resting on it;
     object_fixture: the free object can meet the fixture (a task has both); n_static /
     n_moving: the most boxes of a kind a task has."""
 
@@ -204,6 +209,7 @@ class Features:
     hinges: bool = True
     round: bool = True
     light: bool = True
+    drag: bool = True
     object_fixture: bool = True
     n_static: int = MAX_STATIC
     n_moving: int = MAX_MOVING
@@ -279,6 +285,8 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
                                                1.0))
     shift = shift.at[2].add(jnp.maximum(0.0, c["table_z"] - lowest))
     hand_vel = _stop_velocity(hand_vel, shift)
+    # the lag model's memory too, or the stopped hand springs back off the surface
+    prev_vel = _stop_velocity(s.hand_vel, shift)
     hand = hand + shift
     obj = jnp.where(s.held, obj + shift, obj) if f.objects else obj
 
@@ -293,6 +301,7 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
         shift = jnp.zeros(3)
         dq = jnp.zeros(2)
         asked = jnp.zeros((2, 3))  # per joint: the world push the joint is asked to take
+        dragged, drag_dq = jnp.asarray(False), jnp.zeros(2)
         for i in range(probes.shape[0]):
             # the probe in the fixture body's frame (now, and where it was last step)
             local = mat_t_vec(rot, probes[i] - origin - trans)
@@ -300,8 +309,14 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
             back = local - SIDE_LOOKBACK * (local - before)
             e_local = mat_t_vec(jnp.abs(rot), halves[i]) if f.hinges else halves[i]
             push_local = jnp.zeros(3)
+            resting = jnp.asarray(False)
             for b in range(f.n_moving):
                 centre, half = c["moving_center"][b], c["moving_half"][b]
+                if f.drag:  # the probe's bottom on (or just in) the box's top
+                    rel = local - centre
+                    over = jnp.all(jnp.abs(rel[:2]) < half[:2] + e_local[:2])
+                    gap = rel[2] - e_local[2] - half[2]
+                    resting = resting | (over & (gap > -DRAG_DEPTH) & (gap < DRAG_GAP))
                 push = push_lookback(local + push_local, back + push_local, e_local, centre,
                                      half)
                 if f.round:
@@ -330,8 +345,23 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
                 asked_i = jnp.where(is_light, resolved[:, None] * push, asked_i)
                 shift_i = jnp.where(is_light, push * (1.0 - jnp.sum(resolved)), shift_i)
             dq = dq - along
+            if f.drag:
+                # a probe resting on a `drag` fixture takes it along with its horizontal motion
+                # (instead of the fixture's own coast), as friction does: the plate under
+                # Meta-World's fingertips
+                slide = (probes[i] - prev_probes[i]).at[2].set(0.0)
+                follow = mat_vec(dirs, slide)
+                follow = jnp.where(n2 > 1e-9, follow / jnp.maximum(n2, 1e-9), 0.0)
+                dragged = dragged | (resting & (c["fix_drag"] > 0))
+                drag_dq = jnp.where(resting, follow, drag_dq)
+                # and the fingertips sink into it by millimetres, as into Meta-World's soft plate
+                sink = jnp.where(resting & (c["fix_drag"] > 0), DRAG_SINK, 0.0)
+                shift_i = shift_i.at[2].set(jnp.maximum(shift_i[2] - sink, jnp.minimum(
+                    shift_i[2], 0.0)))
             asked = asked + asked_i
             shift = shift + shift_i
+        if f.drag:
+            dq = dq + jnp.where(dragged, s.joint + drag_dq - joint, 0.0)
         pushed = joint + dq
         over = pushed - jnp.clip(pushed, lo, hi)
         moved = jnp.abs(dq) > 0
@@ -342,6 +372,7 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
         left_len = jnp.sqrt(jnp.sum(left * left) + 1e-12)
         shift = shift + left * jnp.maximum(left_len - PEN_CAP, 0.0) / left_len
         hand_vel = _stop_velocity(hand_vel, shift)
+        prev_vel = _stop_velocity(prev_vel, shift)
         hand = hand + shift
         if f.objects:
             obj = jnp.where(s.held, obj + shift, obj)
@@ -349,7 +380,7 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
         joint = new_joint
 
     if not f.objects:
-        return s.replace(mocap=mocap, hand=hand, hand_vel=hand_vel, hand_vel_prev=s.hand_vel,
+        return s.replace(mocap=mocap, hand=hand, hand_vel=hand_vel, hand_vel_prev=prev_vel,
                          fingers=fingers, fingers_vel=fingers_vel, joint=joint, joint_vel=jvel)
 
     # 5. the free object: fingers and palm push it; supports push back
@@ -407,6 +438,6 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
     # held or just let go: the object moves with the hand
     obj_vel = jnp.where(holds | s.held, hand_vel / DT, obj_vel)
 
-    return s.replace(mocap=mocap, hand=hand, hand_vel=hand_vel, hand_vel_prev=s.hand_vel,
+    return s.replace(mocap=mocap, hand=hand, hand_vel=hand_vel, hand_vel_prev=prev_vel,
                      fingers=fingers, fingers_vel=fingers_vel, obj=obj, obj_vel=obj_vel,
                      held=holds, held_offset=held_offset, joint=joint, joint_vel=jvel)

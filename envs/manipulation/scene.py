@@ -79,6 +79,7 @@ class Fixture:
     anchor: int = ANCHOR_A
     boxes: tuple[Box, ...] = ()
     light: bool = False  # gives way along the contact normal (a few grams, see physics.py)
+    drag: bool = False  # a hand resting on it drags it along (friction; a plate on the table)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ def compile_row(scene: Scene) -> dict[str, np.ndarray]:
         "fix_anchor": np.int32(scene.fixture.anchor),
         "fix_origin": np.asarray(scene.fixture.origin, np.float32),
         "fix_light": np.float32(scene.fixture.light),
+        "fix_drag": np.float32(scene.fixture.drag),
         "joint_kind": np.asarray([j.kind for j in joints], np.int32),
         "joint_axis": np.asarray([j.axis for j in joints], np.float32),
         "joint_lo": np.asarray([j.lo for j in joints], np.float32),

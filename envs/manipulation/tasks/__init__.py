@@ -22,6 +22,7 @@ from envs.manipulation.tasks import (
     handle,
     lever,
     peg,
+    plate,
     reach_push_pick,
     shelf,
     sweep,
@@ -31,7 +32,7 @@ from envs.manipulation.tasks import (
 from envs.manipulation.tasks.spec import RAND_DIM, Reject, TaskSpec, View
 
 _MODULES = (reach_push_pick, door, drawer, button, peg, window, sweep, basketball, shelf, lever,
-            walls, handle)
+            walls, handle, plate)
 _BY_NAME: dict[str, TaskSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
 
 ORDER = (
@@ -41,6 +42,7 @@ ORDER = (
     # MT50's other tasks, appended so that the ids and variants above do not move
     "reach-wall", "push-wall", "pick-place-wall", "button-press-topdown-wall", "button-press",
     "button-press-wall", "handle-press", "handle-press-side",
+    "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side",
 )
 TASK_SPECS: tuple[TaskSpec, ...] = tuple(_BY_NAME[n] for n in ORDER)
 TASKS: tuple[str, ...] = tuple(s.name for s in TASK_SPECS)
