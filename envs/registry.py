@@ -35,7 +35,8 @@ METAWORLD_TASKS = ("reach", "push", "pick-place", "door-open", "drawer-open", "d
                    "sweep", "basketball", "door-close", "shelf-place", "sweep-into", "lever-pull",
                    "reach-wall", "push-wall", "pick-place-wall", "button-press-topdown-wall",
                    "button-press", "button-press-wall", "handle-press", "handle-press-side",
-                   "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side")
+                   "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side",
+                   "push-back")
 
 # Classic-control physical constants that make sense to vary (roughly 0.5x - 2x the default).
 _GYMNAX_SPACES: dict[str, dict[str, Box]] = {

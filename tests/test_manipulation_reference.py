@@ -85,6 +85,10 @@ EXPERT_TOLERANCE: dict[str, dict[str, float]] = {t: dict(zip(_T, v, strict=True)
     "plate-slide-side": (0.027, 0.01, 0.03, 0.01, 0.53, 0.97, 3),
     "plate-slide-back": (0.013, 0.01, 0.015, 0.01, 0.31, 0.97, 3),
     "plate-slide-back-side": (0.01, 0.01, 0.01, 0.01, 0.05, 0.98, 3),
+    # the hand model's loss of mobility at full reach (fitted on random motion) also slows the
+    # pull back towards the base: Meta-World's hand carries the block back at 8 mm a step,
+    # ours at 4, and reaches the goal after the recording ends
+    "push-back": (0.08, 0.055, 0.08, 0.01, 1.7, 0.83, None),
 }.items()}
 
 
