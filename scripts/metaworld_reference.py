@@ -80,6 +80,7 @@ EXTRAS: dict[str, dict[str, Getter]] = {
     "button-press-topdown-wall": {"button_slide": _joint("btnbox_joint")},
     "button-press": {"button_slide": _joint("btnbox_joint")},
     "button-press-wall": {"button_slide": _joint("btnbox_joint")},
+    "coffee-button": {"button_slide": _joint("goal_slidey")},
     "basketball": {}, "shelf-place": {}, "sweep": {}, "sweep-into": {},
 }
 INITS: dict[str, dict[str, Getter]] = {
@@ -90,6 +91,7 @@ INITS: dict[str, dict[str, Getter]] = {
     "button-press-topdown-wall": {"press_depth": _attr("_obj_to_target_init")},
     "button-press": {"press_depth": _attr("_obj_to_target_init")},
     "button-press-wall": {"press_depth": _attr("_obj_to_target_init")},
+    "coffee-button": {"press_depth": _attr("max_dist")},
     "lever-pull": {"lever_init": _attr("_lever_pos_init")},
     "handle-press": {"handle_init": _attr("_handle_init_pos")},
     "handle-press-side": {"handle_init": _attr("_handle_init_pos")},

@@ -43,6 +43,7 @@ ORDER = (
     "reach-wall", "push-wall", "pick-place-wall", "button-press-topdown-wall", "button-press",
     "button-press-wall", "handle-press", "handle-press-side",
     "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side", "push-back",
+    "coffee-button",
 )
 TASK_SPECS: tuple[TaskSpec, ...] = tuple(_BY_NAME[n] for n in ORDER)
 TASKS: tuple[str, ...] = tuple(s.name for s in TASK_SPECS)

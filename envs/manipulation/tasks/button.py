@@ -1,6 +1,6 @@
 """The button tasks: a spring-loaded button in a box, pressed from above (button-press-topdown,
 -topdown-wall) or from the front (button-press, button-press-wall), the wall variants with a
-brick wall in front of the box."""
+brick wall in front of the box; and coffee-button, the button on a coffee machine's front."""
 
 from __future__ import annotations
 
@@ -56,6 +56,31 @@ BUTTON_FRONT = (
     Box((0.0, -0.166, 0.0), (0.026, 0.008, 0.026)),
     Box((0.0, -0.128, 0.0), (0.021, 0.039, 0.021)),
 )
+
+
+# the coffee machine (Meta-World's coffeemachine.xml, relative to the machine body): the frame
+# round the button, the body, the spout; the button is a cylinder along y on a 3 cm slide
+COFFEE_MACHINE = (
+    Box((0.069, -0.133, 0.3), (0.031, 0.05, 0.035)),
+    Box((-0.069, -0.133, 0.3), (0.031, 0.05, 0.035)),
+    Box((0.0, -0.133, 0.352), (0.1, 0.05, 0.018)),
+    Box((0.0, -0.133, 0.248), (0.1, 0.05, 0.018)),
+    Box((0.0, 0.0, 0.115), (0.1, 0.098, 0.115)),
+    Box((0.0, 0.0, 0.3), (0.1, 0.098, 0.07)),
+    Box((0.0, -0.109, 0.135), (0.009, 0.018, 0.009)),
+    Box((0.0, -0.141, 0.152), (0.016, 0.016, 0.041)),
+)
+COFFEE_BUTTON = Box((0.0, -0.19, 0.3), (0.032, 0.03, 0.032), round="xz")
+COFFEE_TRAVEL = 0.03  # Meta-World's max_dist
+
+
+def _coffee_scene() -> Scene:
+    # 100 g (+ 1 g armature) on a slide damped at 1 N s/m, pressed in along +y
+    slide = Joint(JOINT_SLIDE, (0.0, 1.0, 0.0), 0.0, COFFEE_TRAVEL, inertia=0.101, damping=1.0)
+    return Scene(static=COFFEE_MACHINE,
+                 fixture=Fixture(joints=(slide,), boxes=(COFFEE_BUTTON,)),
+                 obs_point=Point(ON_FIXTURE, (0.0, -0.22, 0.3)),
+                 obs_quat=Quat(QUAT_CONST, (1.0, 0.0, 0.0, 0.0), WXYZ))
 
 
 def _wall(y: float) -> Box:
@@ -179,8 +204,22 @@ def front_wall_expert(obs: jax.Array) -> jax.Array:
     return act(move(hand, target, 15.0), jnp.where(off_x | far_y | off_z, 1.0, -1.0))
 
 
+def coffee_expert(obs: jax.Array) -> jax.Array:
+    """Meta-World's: line the hand up 7 cm below the button (in x and z), then push in."""
+    hand, button = obs[0:3], obs[4:7] + jnp.array([0.0, 0.0, -0.07])
+    xz = jnp.array([0, 2])
+    aligned = jnp.sqrt(jnp.sum((hand[xz] - button[xz]) ** 2)) <= 0.02
+    target = jnp.where(aligned, button + jnp.array([0.0, 0.2, 0.0]),
+                       jnp.stack([button[0], hand[1], button[2]]))
+    return act(move(hand, target, 10.0), -1.0)
+
+
 def _button_init(v: View) -> tuple[jax.Array, jax.Array]:
     return v.anchors[1], jnp.zeros(7).at[0].set(PRESS_DEPTH)
+
+
+def _coffee_init(v: View) -> tuple[jax.Array, jax.Array]:
+    return v.anchors[1], jnp.zeros(7).at[0].set(COFFEE_TRAVEL)
 
 
 _HAND = (0.0, 0.4, 0.2)
@@ -200,4 +239,8 @@ SPECS = (
              _front_scene((_wall(0.6),)), goal=from_vec(0, (0.0, -0.1, 0.0)),
              reward=front_wall_reward, expert=front_wall_expert, init=_button_init,
              extra=joint_extra, hand_init=_HAND),
+    # the same reward as button-press's, with the 3 cm travel as its margin
+    TaskSpec("coffee-button", (-0.1, 0.8, -0.001), (0.1, 0.9, 0.001), _coffee_scene(),
+             goal=from_vec(0, (0.0, -0.19, 0.3)), reward=front_reward, expert=coffee_expert,
+             init=_coffee_init, extra=joint_extra, hand_init=_HAND),
 )
