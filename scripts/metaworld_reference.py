@@ -92,6 +92,7 @@ INITS: dict[str, dict[str, Getter]] = {
     "button-press": {"press_depth": _attr("_obj_to_target_init")},
     "button-press-wall": {"press_depth": _attr("_obj_to_target_init")},
     "coffee-button": {"press_depth": _attr("max_dist")},
+    "dial-turn": {"push_init": _attr("dial_push_position")},
     "lever-pull": {"lever_init": _attr("_lever_pos_init")},
     "handle-press": {"handle_init": _attr("_handle_init_pos")},
     "handle-press-side": {"handle_init": _attr("_handle_init_pos")},

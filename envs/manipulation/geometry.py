@@ -47,17 +47,28 @@ def push_out_round(p: jax.Array, e: jax.Array, c: jax.Array, h: jax.Array, mask:
                    ) -> jax.Array:
     """World push (3,) separating probe box (centre p, half extents e) from a box (c, h) that
     is round across the axes of `mask`: a sphere of radius h[0] (mask 1, 1, 1) or a cylinder
-    whose axis is the unmasked one (radius: its masked half extent; caps rounded). The push is
-    along the normal from the shape's core (its centre point or axis segment) to the nearest
-    point of the probe; zero without overlap or with the core inside the probe."""
+    whose axis is the unmasked one (radius: its masked half extent; flat caps at +-h along the
+    axis). The push is the shorter of: out along the normal from the axis to the probe's
+    nearest point, or (a cylinder) out through a cap; zero without overlap or, for a sphere,
+    with its centre inside the probe."""
     r = jnp.max(h * mask)
-    core = h * (1.0 - mask)
-    above = (c - core) - (p + e)  # the core's interval beyond the probe's, per axis
-    below = (p - e) - (c + core)
-    d = jnp.where(above > 0.0, above, jnp.where(below > 0.0, -below, 0.0))
+    axial = 1.0 - mask
+    above = c - (p + e)  # the centre's distance beyond the probe's interval, per axis
+    below = (p - e) - c
+    d = jnp.where(above > 0.0, above, jnp.where(below > 0.0, -below, 0.0)) * mask
     dist = jnp.sqrt(jnp.sum(d * d) + 1e-12)
-    hit = (dist < r) & (dist > 1e-6)
-    return jnp.where(hit, -d / dist * (r - dist), 0.0)
+    radial_depth = r - dist
+    is_cylinder = jnp.any(axial > 0.0)
+    rel = p - c
+    cap_depth = jnp.sum(axial * (h + e - jnp.abs(rel)))
+    cap_depth = jnp.where(is_cylinder, cap_depth, jnp.inf)
+    hit = (radial_depth > 0.0) & (cap_depth > 0.0)
+    radial_ok = dist > 1e-6
+    through_cap = is_cylinder & ((cap_depth < radial_depth) | ~radial_ok)
+    radial = -d / dist * radial_depth
+    cap = axial * jnp.where(rel >= 0.0, 1.0, -1.0) * jnp.where(is_cylinder, cap_depth, 0.0)
+    push = jnp.where(through_cap, cap, radial)
+    return jnp.where(hit & (radial_ok | is_cylinder), push, 0.0)
 
 
 # Small products as elementwise sums: under vmap, `@` on 3-vectors becomes a batched dot that

@@ -31,7 +31,7 @@ COMPONENTS = {"hand": slice(0, 3), "gripper": slice(3, 4), "object": slice(4, 7)
 # reset constants: Meta-World's name -> our init slice
 INIT_SLOTS = {"obj_init": slice(0, 3), "init_tcp": slice(3, 6), "hand_init": slice(6, 9),
               "peg_head_init": slice(9, 12), "handle_init": slice(9, 12),
-              "lever_init": slice(9, 12), "press_depth": slice(9, 10)}
+              "lever_init": slice(9, 12), "press_depth": slice(9, 10), "push_init": slice(9, 12)}
 
 
 @dataclass(frozen=True)
