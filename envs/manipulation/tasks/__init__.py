@@ -20,6 +20,7 @@ from envs.manipulation.tasks import (
     dial,
     door,
     drawer,
+    faucet,
     handle,
     lever,
     peg,
@@ -33,7 +34,7 @@ from envs.manipulation.tasks import (
 from envs.manipulation.tasks.spec import RAND_DIM, Reject, TaskSpec, View
 
 _MODULES = (reach_push_pick, door, drawer, button, peg, window, sweep, basketball, shelf, lever,
-            walls, handle, plate, dial)
+            walls, handle, plate, dial, faucet)
 _BY_NAME: dict[str, TaskSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
 
 ORDER = (
@@ -44,7 +45,7 @@ ORDER = (
     "reach-wall", "push-wall", "pick-place-wall", "button-press-topdown-wall", "button-press",
     "button-press-wall", "handle-press", "handle-press-side",
     "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side", "push-back",
-    "coffee-button", "dial-turn",
+    "coffee-button", "dial-turn", "faucet-open", "faucet-close",
 )
 TASK_SPECS: tuple[TaskSpec, ...] = tuple(_BY_NAME[n] for n in ORDER)
 TASKS: tuple[str, ...] = tuple(s.name for s in TASK_SPECS)
