@@ -36,7 +36,8 @@ METAWORLD_TASKS = ("reach", "push", "pick-place", "door-open", "drawer-open", "d
                    "reach-wall", "push-wall", "pick-place-wall", "button-press-topdown-wall",
                    "button-press", "button-press-wall", "handle-press", "handle-press-side",
                    "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side",
-                   "push-back", "coffee-button", "dial-turn", "faucet-open", "faucet-close")
+                   "push-back", "coffee-button", "dial-turn", "faucet-open", "faucet-close",
+                   "door-lock", "door-unlock")
 
 # Classic-control physical constants that make sense to vary (roughly 0.5x - 2x the default).
 _GYMNAX_SPACES: dict[str, dict[str, Box]] = {

@@ -34,15 +34,21 @@ REWARD_ATOL = 2e-4
 # reset constants: the hand after Meta-World's 50 settling steps is identified to 0.5 mm, the
 # rest are Meta-World's formulas in float32
 RESET_ATOL = 5e-4
+# door-lock steps the physics five times after reading init_tcp (the hand moves 1.6 mm)
+RESET_ATOL_BY_TASK = {"door-lock": 2e-3}
 
 # random episodes (80 steps, mostly free space): the hand lag model's fit error (m), the
 # finger model (gripper reading), objects nudged by a random hand (m)
 RANDOM_TOLERANCE = {"hand": 0.012, "gripper": 0.01, "object": 0.02, "quaternion": 0.02,
                     "reward_mean_abs": 0.05, "success_agreement": 1.0}
 # handle-press's random hand bumps the handle: Meta-World's soft contact squeezes the fingers
-# and lets the damped handle lag the hand (ours moves it at once)
+# and lets the damped handle lag the hand (ours moves it at once); the door-lock scenes' random
+# hand meets the lock's 1 g lever, which Meta-World's fingers brush aside and squeeze against
+# while ours stop at its face
+_LOCK_RANDOM = {**RANDOM_TOLERANCE, "hand": 0.037, "gripper": 0.15}
 RANDOM_TOLERANCE_BY_TASK = {"handle-press": {**RANDOM_TOLERANCE, "gripper": 0.03,
-                                             "reward_mean_abs": 0.14}}
+                                             "reward_mean_abs": 0.14},
+                            "door-lock": _LOCK_RANDOM, "door-unlock": _LOCK_RANDOM}
 
 # expert episodes, contact-rich: per task (max abs error of hand, gripper, object point and
 # quaternion over the episode; mean abs reward error; minimum fraction of steps whose success
@@ -95,6 +101,11 @@ EXPERT_TOLERANCE: dict[str, dict[str, float]] = {t: dict(zip(_T, v, strict=True)
     "dial-turn": (0.088, 0.01, 0.05, 0.01, 0.52, 0.8, None),
     "faucet-open": (0.052, 0.01, 0.044, 0.01, 0.23, 0.93, 4),
     "faucet-close": (0.056, 0.01, 0.061, 0.01, 0.23, 0.93, 4),
+    # Meta-World's expert presses the light lever down with its fingertips, which squeeze past
+    # it; ours push it more slowly (box fingers on a box lever) and succeed later (step 290 on
+    # average against 116)
+    "door-lock": (0.079, 0.01, 0.067, 0.01, 2.3, 0.87, None),
+    "door-unlock": (0.075, 0.01, 0.052, 0.01, 0.36, 0.9, 5),
 }.items()}
 
 
@@ -141,7 +152,8 @@ def test_reset_constants_match_metaworld():
     recs = _recordings(TASKS)
     for rec, per_episode in zip(recs, R.check_resets(recs), strict=True):
         for errors in per_episode:
-            assert errors and max(errors.values()) < RESET_ATOL, (rec.task, errors)
+            assert errors and max(errors.values()) < RESET_ATOL_BY_TASK.get(rec.task, RESET_ATOL), (
+                rec.task, errors)
 
 
 def test_reward_and_success_on_metaworld_states():

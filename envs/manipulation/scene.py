@@ -24,7 +24,7 @@ ON_WORLD, ON_OBJECT, ON_FIXTURE = 0, 1, 2  # what an observed point is attached 
 QUAT_ZERO, QUAT_CONST, QUAT_FIXTURE = 0, 1, 2  # obs quaternion: zeros, constant, fixture-rotated
 WXYZ, XYZW = 0, 1  # MuJoCo's xquat order, scipy's as_quat order
 
-MAX_STATIC = 8
+MAX_STATIC = 10
 MAX_MOVING = 6
 MAX_JOINTS = 2
 

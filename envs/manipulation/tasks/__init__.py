@@ -19,6 +19,7 @@ from envs.manipulation.tasks import (
     button,
     dial,
     door,
+    door_lock,
     drawer,
     faucet,
     handle,
@@ -34,7 +35,7 @@ from envs.manipulation.tasks import (
 from envs.manipulation.tasks.spec import RAND_DIM, Reject, TaskSpec, View
 
 _MODULES = (reach_push_pick, door, drawer, button, peg, window, sweep, basketball, shelf, lever,
-            walls, handle, plate, dial, faucet)
+            walls, handle, plate, dial, faucet, door_lock)
 _BY_NAME: dict[str, TaskSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
 
 ORDER = (
@@ -45,7 +46,7 @@ ORDER = (
     "reach-wall", "push-wall", "pick-place-wall", "button-press-topdown-wall", "button-press",
     "button-press-wall", "handle-press", "handle-press-side",
     "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side", "push-back",
-    "coffee-button", "dial-turn", "faucet-open", "faucet-close",
+    "coffee-button", "dial-turn", "faucet-open", "faucet-close", "door-lock", "door-unlock",
 )
 TASK_SPECS: tuple[TaskSpec, ...] = tuple(_BY_NAME[n] for n in ORDER)
 TASKS: tuple[str, ...] = tuple(s.name for s in TASK_SPECS)
@@ -80,6 +81,8 @@ def default_rand_vec(spec: TaskSpec) -> np.ndarray:
 
 def _task_row(spec: TaskSpec) -> dict[str, np.ndarray]:
     p0, v0, v1 = H.reset_hand(spec.hand_init)
+    if spec.hand_reset is not None:
+        p0 = np.asarray(spec.hand_reset, np.float32)
     row = compile_row(spec.scene)
     obj_m, obj_c = spec.obj_start if spec.obj_start is not None else (
         spec.anchor_a[0], spec.anchor_a[1] + np.asarray(

@@ -115,6 +115,9 @@ class TaskSpec:
     anchor_b: Affine = from_vec(3)
     obj_start: Affine | None = None  # default: anchor A + the object's `start`
     hand_init: Vec3 = (0.0, 0.6, 0.2)
+    # the hand after Meta-World's reset where it is not the one `hand.reset_hand` identified for
+    # `hand_init` (the door-lock scenes settle the arm elsewhere; measured)
+    hand_reset: Vec3 | None = None
     mocap_low: Vec3 = (-0.5, 0.4, 0.05)
     mocap_high: Vec3 = (0.5, 1.0, 0.5)
     reject: Reject | None = None
