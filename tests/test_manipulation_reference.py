@@ -48,7 +48,10 @@ RANDOM_TOLERANCE = {"hand": 0.012, "gripper": 0.01, "object": 0.02, "quaternion"
 _LOCK_RANDOM = {**RANDOM_TOLERANCE, "hand": 0.037, "gripper": 0.15}
 RANDOM_TOLERANCE_BY_TASK = {"handle-press": {**RANDOM_TOLERANCE, "gripper": 0.03,
                                              "reward_mean_abs": 0.14},
-                            "door-lock": _LOCK_RANDOM, "door-unlock": _LOCK_RANDOM}
+                            "door-lock": _LOCK_RANDOM, "door-unlock": _LOCK_RANDOM,
+                            # the mug keeps whatever turn the last episode left it with
+                            "coffee-push": {**RANDOM_TOLERANCE, "quaternion": 0.032},
+                            "coffee-pull": {**RANDOM_TOLERANCE, "quaternion": 0.032}}
 
 # expert episodes, contact-rich: per task (max abs error of hand, gripper, object point and
 # quaternion over the episode; mean abs reward error; minimum fraction of steps whose success
@@ -106,6 +109,8 @@ EXPERT_TOLERANCE: dict[str, dict[str, float]] = {t: dict(zip(_T, v, strict=True)
     # average against 116)
     "door-lock": (0.079, 0.01, 0.067, 0.01, 2.3, 0.87, None),
     "door-unlock": (0.075, 0.01, 0.052, 0.01, 0.36, 0.9, 5),
+    "coffee-push": (0.012, 0.15, 0.012, 0.12, 0.25, 0.97, 3),
+    "coffee-pull": (0.028, 0.15, 0.027, 0.076, 0.34, 0.93, 3),
 }.items()}
 
 
