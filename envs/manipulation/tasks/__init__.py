@@ -48,7 +48,7 @@ ORDER = (
     "button-press-wall", "handle-press", "handle-press-side",
     "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side", "push-back",
     "coffee-button", "dial-turn", "faucet-open", "faucet-close", "door-lock", "door-unlock",
-    "coffee-push", "coffee-pull",
+    "coffee-push", "coffee-pull", "hand-insert",
 )
 TASK_SPECS: tuple[TaskSpec, ...] = tuple(_BY_NAME[n] for n in ORDER)
 TASKS: tuple[str, ...] = tuple(s.name for s in TASK_SPECS)

@@ -1,4 +1,5 @@
-"""sweep, sweep-into: slide a block across the table (off to x = 0.5, or into a hole)."""
+"""sweep, sweep-into, hand-insert: slide a block across the table (off to x = 0.5, or into a
+hole), or carry it to the hole and put it in."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from envs.manipulation.experts import act, first, move, xy_dist
 from envs.manipulation.rewards import (
     Outcome,
     RewardInputs,
+    gripper_caging,
     hamacher_product,
     norm,
     outcome,
@@ -27,7 +29,7 @@ from envs.manipulation.scene import (
     Quat,
     Scene,
 )
-from envs.manipulation.tasks.spec import Reject, TaskSpec, View, affine, const
+from envs.manipulation.tasks.spec import Reject, TaskSpec, View, affine, const, from_vec
 
 OBJ_RADIUS = 0.02
 # sweep: the block's body origin (obs[4:7]) is 2 cm below the centre of its box
@@ -94,6 +96,38 @@ def sweep_into_expert(obs: jax.Array) -> jax.Array:
     return act(move(hand, target, 25.0), jnp.where(far, -1.0, 0.7))
 
 
+def hand_insert_reward(ri: RewardInputs) -> Outcome:
+    obj, opened = ri.obj, ri.gripper
+    to_target = norm(obj - ri.goal)
+    in_place = tolerance(to_target, 0.0, 0.05, norm(ri.obj_init - ri.goal))
+    grasped = gripper_caging(ri, obj, obj_radius=0.015, pad_success_thresh=0.05,
+                             object_reach_radius=0.01, xz_thresh=0.005, high_density=True)
+    reward = hamacher_product(grasped, in_place)
+    tcp_to_obj = norm(obj - ri.tcp)
+    reward = jnp.where((tcp_to_obj < 0.02) & (opened > 0), reward + 1.0 + 7.0 * in_place, reward)
+    reward = jnp.where(to_target < 0.05, 10.0, reward)
+    lifted = obj[2] - 0.02 > ri.obj_init[2]
+    return outcome(reward, to_target <= 0.05, near_object=tcp_to_obj <= 0.03,
+                   grasp_success=ri.touching & (opened > 0) & lifted, grasp_reward=grasped,
+                   in_place_reward=in_place, obj_to_target=to_target)
+
+
+def hand_insert_expert(obs: jax.Array) -> jax.Array:
+    """Meta-World's (above the block, down onto it closing to 0.65, over the hole at the same
+    height, then down into it), waiting at the block until the fingers have closed on it (the
+    gripper reading below 0.6): Meta-World's hand leaves as they start to close, and on a
+    quarter of the variants ours then drags the block by its top edge."""
+    hand, block, goal = obs[0:3], obs[4:7], obs[36:39]
+    far = xy_dist(hand, block) > 0.02
+    target = first((far, block + jnp.array([0.0, 0.0, 0.1])),
+                   (jnp.abs(hand[2] - block[2]) > 0.05, block + jnp.array([0.0, 0.0, 0.03])),
+                   (obs[3] > 0.6, block + jnp.array([0.0, 0.0, 0.03])),
+                   (xy_dist(hand, goal) > 0.04, jnp.stack([goal[0], goal[1], hand[2]])),
+                   default=goal)
+    grab = ~(far | (jnp.abs(hand[2] - block[2]) > 0.1))
+    return act(move(hand, target, 10.0), jnp.where(grab, 0.65, 0.0))
+
+
 def _sweep_init(v: View) -> tuple[jax.Array, jax.Array]:
     return v.anchors[1], jnp.zeros(7)
 
@@ -111,4 +145,12 @@ SPECS = (
              goal=const(INTO_GOAL), reward=sweep_into_reward, expert=sweep_into_expert,
              anchor_a=affine((0, 0.0), (1, 0.0), (None, 0.06994)), table_z=-0.053,
              reject=Reject(0, 0.15, point=INTO_GOAL[:2])),
+    # the same table and block; the block starts inside the table top and is pushed out onto it
+    TaskSpec("hand-insert", (-0.1, 0.6, 0.05, -0.04, 0.8, -0.0201),
+             (0.1, 0.7, 0.05, 0.04, 0.88, -0.0199),
+             Scene(static=TABLE_WITH_HOLE, obj=INTO_BLOCK, obs_point=Point(ON_OBJECT),
+                   obs_quat=Quat(QUAT_CONST, (1.0, 0.0, 0.0, 0.0), WXYZ)),
+             goal=from_vec(3), reward=hand_insert_reward, expert=hand_insert_expert,
+             anchor_a=affine((0, 0.0), (1, 0.0), (None, 0.05)), table_z=-0.053,
+             reject=Reject(0, 0.15, j=3), mocap_low=(-0.5, 0.4, -0.15)),
 )
