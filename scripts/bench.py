@@ -315,12 +315,14 @@ def largest_population(presets: list[str], sizes: tuple[int, ...] = (16, 32, 64)
     return out
 
 
-def manipulation_mt10(batch: int, steps: int = 200) -> dict:
-    """Env steps/s of the MT10 benchmark batched over `batch` envs (task-variants tiled), the
-    batch sharded over the devices that divide it (one per CPU core)."""
+def manipulation_mt(batch: int, tasks: str = "MT10", steps: int = 200) -> dict:
+    """Env steps/s of an MT benchmark (MT10, or "all": every task built) batched over `batch`
+    envs (task-variants tiled), the batch sharded over the devices that divide it (one per CPU
+    core)."""
     from envs import manipulation
 
-    bench = manipulation.benchmark("MT10", split="train", seed=0)
+    bench = (manipulation.benchmark("MT10", split="train", seed=0) if tasks == "MT10"
+             else manipulation.multi_task(manipulation.TASKS))
     n = jax.tree.leaves(bench.params)[0].shape[0]
     mesh = population_mesh(batch)
     shard = NamedSharding(mesh, P("pop"))
@@ -351,8 +353,8 @@ def manipulation_mt10(batch: int, steps: int = 200) -> dict:
 
     keys = jax.device_put(jax.random.split(jax.random.key(0), batch), shard)
     _, run_s = timed(lambda k: sharded(params, k), keys, repeats=2)
-    return {"batch": batch, "variants": n, "sps": batch * steps / run_s,
-            "devices": int(mesh.devices.size)}
+    return {"batch": batch, "tasks": len(bench.tasks), "variants": n,
+            "sps": batch * steps / run_s, "devices": int(mesh.devices.size)}
 
 
 def lpg_inner_loop(agents: int, distribution: str, updates: int = 5) -> dict:
@@ -459,10 +461,12 @@ def main() -> None:
               f"take {r['projected_full_generation_min']:.1f} min per generation at this rate")
     if "manipulation" in args.only:
         batch = 65536 if args.full else 4096
-        r = manipulation_mt10(batch)
-        results["manipulation_mt10"] = r
-        print(f"\nMT10 manipulation suite, {batch} envs batched ({r['variants']} task-variants "
-              f"tiled) on {r['devices']} device(s), random actions: {r['sps']:.3g} env-steps/s")
+        for tasks in ("MT10", "all"):
+            r = manipulation_mt(batch, tasks)
+            results[f"manipulation_{tasks}"] = r
+            print(f"\nmanipulation {tasks} ({r['tasks']} tasks), {batch} envs batched "
+                  f"({r['variants']} task-variants tiled) on {r['devices']} device(s), random "
+                  f"actions: {r['sps']:.3g} env-steps/s")
     if "lpg" in args.only:
         results["lpg"] = []
         for agents in (256, 1024):

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.manipulation.benchmarks import BENCHMARKS, Benchmark, benchmark, sample_variants
+from envs.manipulation.benchmarks import (
+    BENCHMARKS,
+    Benchmark,
+    benchmark,
+    multi_task,
+    sample_variants,
+)
 from envs.manipulation.env import EnvParams, ManipulationEnv, make_params
 from envs.manipulation.physics import EnvState
 from envs.manipulation.policies import EXPERTS, expert_action, expert_policy, expert_rollout
@@ -34,7 +40,7 @@ __all__ = [
     "BENCHMARKS", "EXPERTS", "ML10_TEST", "ML10_TRAIN", "MT10", "NUM_VARIANTS", "TASKS",
     "TASK_INDEX", "Benchmark", "EnvParams", "EnvState", "ManipulationEnv", "benchmark",
     "default_param_space", "expert_action", "expert_policy", "expert_rollout", "make_params",
-    "make_task", "metaworld_variants", "sample_variants",
+    "make_task", "metaworld_variants", "multi_task", "sample_variants",
 ]
 
 

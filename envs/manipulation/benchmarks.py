@@ -11,6 +11,7 @@ fixed variant per slot, `terminate_on_success` overrides the split's default.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax
@@ -94,6 +95,27 @@ def benchmark(name: str, split: str = "train", seed: int = 0, task: str | None =
     tasks = _split_tasks(name, split, task)
     is_mt = name.startswith("MT")
     variant_seed = seed + 1 if (name == "ML1" and split == "test") else seed
+    return _build(name, split, seed, tasks, variant_seed, num_variants, is_mt, onehot,
+                  is_mt if resample is None else resample,
+                  (split == "test" and not is_mt) if terminate_on_success is None
+                  else terminate_on_success)
+
+
+def multi_task(tasks: Sequence[str], seed: int = 0, num_variants: int = NUM_VARIANTS,
+               onehot: bool = False, resample: bool = True) -> Benchmark:
+    """An MT-style benchmark over any tasks (goal observable, a variant resampled per reset),
+    with the variants `metaworld._make_tasks(tasks, seed)` would draw. `benchmark("MT10")` is
+    `multi_task(MT10)`; this one also takes tasks Meta-World groups differently (all the tasks
+    built so far, say)."""
+    names = tuple(dict.fromkeys(task_spec(t).name for t in tasks))
+    if not names:
+        raise ValueError("multi_task needs at least one task")
+    return _build("MT", "train", seed, names, seed, num_variants, True, onehot, resample, False)
+
+
+def _build(name: str, split: str, seed: int, tasks: tuple[str, ...], variant_seed: int,
+           num_variants: int, is_mt: bool, onehot: bool, resample: bool,
+           terminate_on_success: bool) -> Benchmark:
     sets = metaworld_variants(tasks, variant_seed, num_variants)
     vecs, ids, onehots, names, tables = [], [], [], [], []
     for i, t in enumerate(tasks):
@@ -109,9 +131,7 @@ def benchmark(name: str, split: str = "train", seed: int = 0, task: str | None =
                                    np.asarray(onehots, np.int32), np.concatenate(tables))
     env = ManipulationEnv(
         tasks=tasks, num_onehot=len(tasks) if onehot else 0, goal_observable=is_mt,
-        resample_variants=is_mt if resample is None else resample,
-        terminate_on_success=(split == "test" and not is_mt) if terminate_on_success is None
-        else terminate_on_success,
+        resample_variants=resample, terminate_on_success=terminate_on_success,
         default_task_id=ids[0], default_rand_vec=rand[0], label=f"metaworld-{name}-{split}")
     return Benchmark(name=name, split=split, seed=seed, env=env, params=params,
                      task_names=tuple(names))
