@@ -112,6 +112,7 @@ EXPERT_TOLERANCE: dict[str, dict[str, float]] = {t: dict(zip(_T, v, strict=True)
     "coffee-push": (0.012, 0.15, 0.012, 0.12, 0.25, 0.97, 3),
     "coffee-pull": (0.028, 0.15, 0.027, 0.076, 0.34, 0.93, 3),
     "hand-insert": (0.063, 0.23, 0.04, 0.01, 0.17, 0.95, 3),
+    "pick-out-of-hole": (0.028, 0.065, 0.031, 0.01, 0.54, 0.93, 7),
 }.items()}
 
 

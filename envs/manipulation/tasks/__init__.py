@@ -26,6 +26,7 @@ from envs.manipulation.tasks import (
     handle,
     lever,
     peg,
+    pit,
     plate,
     reach_push_pick,
     shelf,
@@ -36,7 +37,7 @@ from envs.manipulation.tasks import (
 from envs.manipulation.tasks.spec import RAND_DIM, Reject, TaskSpec, View
 
 _MODULES = (reach_push_pick, door, drawer, button, peg, window, sweep, basketball, shelf, lever,
-            walls, handle, plate, dial, faucet, door_lock, coffee)
+            walls, handle, plate, dial, faucet, door_lock, coffee, pit)
 _BY_NAME: dict[str, TaskSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
 
 ORDER = (
@@ -48,7 +49,7 @@ ORDER = (
     "button-press-wall", "handle-press", "handle-press-side",
     "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side", "push-back",
     "coffee-button", "dial-turn", "faucet-open", "faucet-close", "door-lock", "door-unlock",
-    "coffee-push", "coffee-pull", "hand-insert",
+    "coffee-push", "coffee-pull", "hand-insert", "pick-out-of-hole",
 )
 TASK_SPECS: tuple[TaskSpec, ...] = tuple(_BY_NAME[n] for n in ORDER)
 TASKS: tuple[str, ...] = tuple(s.name for s in TASK_SPECS)
