@@ -140,7 +140,8 @@ def test_recordings_are_meta_world_3_1_1():
 
 
 def test_variant_sets_match_metaworld():
-    """`metaworld_variants` replays Meta-World's seeded draws without Meta-World."""
+    """`metaworld_variants` replays Meta-World's seeded draws without Meta-World: MT10, ML10,
+    ML1 and, for every task built, MT1 (its reset ranges and rejection rule), seeds 0 and 1."""
     with np.load(DATA / "variants.npz") as d:
         recorded = {k: d[k] for k in d.files}
     splits = {"MT10/train": MT10, "ML10/train": ML10_TRAIN, "ML10/test": ML10_TEST}
@@ -152,7 +153,9 @@ def test_variant_sets_match_metaworld():
         ours = metaworld_variants(tasks, seed)[task]
         np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12, err_msg=key)
         checked += 1
-    assert checked == 62
+    mt1 = {key.split("/")[3] for key in recorded if key.startswith("MT1/")}
+    assert mt1 == set(TASKS), sorted(mt1 ^ set(TASKS))
+    assert checked == 58 + 2 * len(TASKS)
 
 
 def test_reset_constants_match_metaworld():
