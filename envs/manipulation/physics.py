@@ -177,10 +177,10 @@ def fixture_coast(q: jax.Array, qd: jax.Array, c: dict) -> tuple[jax.Array, jax.
 
 
 def _relax_coast(q: jax.Array, qd: jax.Array, c: dict) -> tuple[jax.Array, jax.Array]:
-    """The heavy fixtures' coast: exact damping over the step (gravity and spring held for
-    the step); a joint past a limit
-    relaxes to LIMIT_RELAX of its violation, one coasting into a limit stops at it. (MuJoCo's
-    arithmetic, `fixture_coast`, is measured against Meta-World for the light lever only.)"""
+    """The heavy fixtures' coast: exact damping over the step (gravity and spring held for the
+    step); a joint past a limit relaxes to LIMIT_RELAX of its violation, one coasting into a
+    limit stops at it. (MuJoCo's arithmetic, `fixture_coast`, is measured against Meta-World
+    for the light lever only.)"""
     lo, hi = _limits(q, c)
     beyond = jnp.clip(q, lo, hi)
     qd_new = qd * c["joint_decay"] + c["joint_force_gain"] * (
@@ -253,8 +253,8 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
 
     # 3. the hand and a held object against the static boxes: hard, the hand is pushed out.
     # The hand is one box around fingers and wrist, or, against a box that does not reach the
-    # wrist's height, one box around the fingers as they are open (a closed hand fits where an
-    # open one would not: between a wall and a button)
+    # wrist's height, one box around the fingers, open or closed as they are (a closed hand fits
+    # where an open one would not: between a wall and a button)
     static_c = c["static_center"] + s.anchors[c["static_anchor"]]
     fingers_c, fingers_h = H.fingers_box(fingers)
     shift = jnp.zeros(3)

@@ -34,8 +34,7 @@ class Box:
     """An axis-aligned box: centre relative to its anchor (static) or to the fixture origin at
     q = 0 (moving), and half extents. A fixture box may be `round` across some axes: "xyz" a
     sphere of radius half[0], "yz" a cylinder along x of radius half[1] and half length half[0]
-    (and so on); its contact normal follows the surface, so a push on it can turn a hinge or
-    lift a handle from below."""
+    (and so on); its contact normal follows the surface, so a push on it can turn a hinge."""
 
     center: Vec3
     half: Vec3
