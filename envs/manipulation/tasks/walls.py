@@ -44,49 +44,48 @@ def reach_wall_reward(ri: RewardInputs) -> Outcome:
     return outcome(10.0 * in_place, dist <= 0.05, in_place_reward=in_place, obj_to_target=dist)
 
 
-def push_wall_reward(ri: RewardInputs) -> Outcome:
-    """Push the puck round the wall: first to a midpoint left of it, then to the goal."""
+def _round_the_wall(ri: RewardInputs, midpoint: jax.Array, scale: jax.Array, base: jax.Array,
+                    moving: jax.Array, grasped: jax.Array) -> Outcome:
+    """Both wall tasks' staging: `base`, and while the hand moves the puck (`moving`), a bonus
+    for nearing the midpoint (scaled distance) until the puck is past the wall (y > 0.75), then
+    for nearing the goal; 10 at the goal."""
     obj, opened = ri.obj, ri.gripper
-    midpoint = jnp.stack([jnp.float32(-0.05), jnp.float32(0.77), obj[2]])
-    scale = jnp.array([3.0, 1.0, 1.0])
-    tcp_to_obj = norm(obj - ri.tcp)
     to_target = norm(obj - ri.goal)
     part1 = tolerance(norm((obj - midpoint) * scale), 0.0, TARGET_RADIUS,
                       norm((ri.obj_init - midpoint) * scale))
     part2 = tolerance(to_target, 0.0, TARGET_RADIUS, norm(ri.obj_init - ri.goal))
-    grasped = gripper_caging(ri, obj, obj_radius=0.015, pad_success_thresh=0.05,
-                             object_reach_radius=0.01, xz_thresh=0.005, high_density=True)
-    near = (tcp_to_obj < 0.02) & (opened > 0)
-    reward = jnp.where(near, 2.0 * grasped + 1.0 + jnp.where(obj[1] > 0.75, 4.0 + 3.0 * part2,
-                                                             4.0 * part1), 2.0 * grasped)
+    bonus = 1.0 + jnp.where(obj[1] > 0.75, 4.0 + 3.0 * part2, 4.0 * part1)
+    reward = jnp.where(moving, base + bonus, base)
     reward = jnp.where(to_target < TARGET_RADIUS, 10.0, reward)
     lifted = obj[2] - 0.02 > ri.obj_init[2]
-    return outcome(reward, to_target <= 0.07, near_object=tcp_to_obj <= 0.03,
+    return outcome(reward, to_target <= 0.07, near_object=norm(obj - ri.tcp) <= 0.03,
                    grasp_success=ri.touching & (opened > 0) & lifted, grasp_reward=grasped,
                    in_place_reward=part2, obj_to_target=to_target)
+
+
+def push_wall_reward(ri: RewardInputs) -> Outcome:
+    """Push the puck round the wall: first to a midpoint left of it, then to the goal."""
+    obj = ri.obj
+    grasped = gripper_caging(ri, obj, obj_radius=0.015, pad_success_thresh=0.05,
+                             object_reach_radius=0.01, xz_thresh=0.005, high_density=True)
+    moving = (norm(obj - ri.tcp) < 0.02) & (ri.gripper > 0)
+    return _round_the_wall(ri, jnp.stack([jnp.float32(-0.05), jnp.float32(0.77), obj[2]]),
+                           jnp.array([3.0, 1.0, 1.0]), 2.0 * grasped, moving, grasped)
 
 
 def pick_place_wall_reward(ri: RewardInputs) -> Outcome:
     """Lift the puck over the wall (a midpoint 0.25 m up at y = 0.77), then place it."""
-    obj, opened = ri.obj, ri.gripper
+    obj = ri.obj
     midpoint = jnp.stack([ri.goal[0], jnp.float32(0.77), jnp.float32(0.25)])
     scale = jnp.array([1.0, 1.0, 3.0])
-    tcp_to_obj = norm(obj - ri.tcp)
-    to_target = norm(obj - ri.goal)
-    part1 = tolerance(norm((obj - midpoint) * scale), 0.0, TARGET_RADIUS,
-                      norm((ri.obj_init - midpoint) * scale))
-    part2 = tolerance(to_target, 0.0, TARGET_RADIUS, norm(ri.obj_init - ri.goal))
     grasped = gripper_caging(ri, obj, obj_radius=0.015, pad_success_thresh=0.05,
                              object_reach_radius=0.01, xz_thresh=0.005, high_density=False)
-    carried = hamacher_product(grasped, part1)
-    carrying = (tcp_to_obj < 0.02) & (opened > 0) & (obj[2] - 0.015 > ri.obj_init[2])
-    reward = jnp.where(carrying, carried + 1.0 + jnp.where(obj[1] > 0.75, 4.0 + 3.0 * part2,
-                                                           4.0 * part1), carried)
-    reward = jnp.where(to_target < TARGET_RADIUS, 10.0, reward)
-    lifted = obj[2] - 0.02 > ri.obj_init[2]
-    return outcome(reward, to_target <= 0.07, near_object=tcp_to_obj <= 0.03,
-                   grasp_success=ri.touching & (opened > 0) & lifted, grasp_reward=grasped,
-                   in_place_reward=part2, obj_to_target=to_target)
+    part1 = tolerance(norm((obj - midpoint) * scale), 0.0, TARGET_RADIUS,
+                      norm((ri.obj_init - midpoint) * scale))
+    moving = ((norm(obj - ri.tcp) < 0.02) & (ri.gripper > 0)
+              & (obj[2] - 0.015 > ri.obj_init[2]))
+    return _round_the_wall(ri, midpoint, scale, hamacher_product(grasped, part1), moving,
+                           grasped)
 
 
 def _in_box(p: jax.Array, x: tuple[float, float], y: tuple[float, float], z_below: float
