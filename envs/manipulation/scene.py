@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from envs.manipulation.hand import TIMESTEP
+from envs.manipulation.hand import FRAME_SKIP, TIMESTEP
 
 Vec3 = tuple[float, float, float]
 
@@ -127,6 +127,26 @@ class Scene:
     obs_quat2: Quat = field(default_factory=Quat)
 
 
+# Meta-World's "-side" scenes turn a body by euler z = 1.57 (not quite pi / 2)
+SIDE_TURN = 1.57
+
+
+def turn_about_z(point: Vec3, angle: float = SIDE_TURN) -> Vec3:
+    """`point` turned by `angle` about the z axis."""
+    c, s = math.cos(angle), math.sin(angle)
+    return (c * point[0] - s * point[1], s * point[0] + c * point[1], point[2])
+
+
+def quarter_turn(box: Box, angle: float = SIDE_TURN) -> Box:
+    """`box` (centre relative to its anchor) turned by a near quarter turn about z: its centre
+    turned, its x and y extents (and round axes) swapped, as an axis-aligned box."""
+    if abs(abs(angle) - math.pi / 2) > 0.01:
+        raise ValueError(f"quarter_turn takes a quarter turn, got {angle} rad")
+    swap = {"x": "y", "y": "x", "z": "z"}
+    return Box(turn_about_z(box.center, angle), (box.half[1], box.half[0], box.half[2]),
+               anchor=box.anchor, round="".join(sorted(swap[a] for a in box.round)))
+
+
 def quat_about(axis: Vec3, angle: float) -> tuple[float, float, float, float]:
     """(w, x, y, z) rotation by `angle` about a unit `axis`."""
     s = math.sin(angle / 2)
@@ -147,7 +167,10 @@ def _pad_boxes(boxes: tuple[Box, ...], n: int, what: str) -> dict[str, np.ndarra
             "anchor": np.asarray(anchors, np.int32), "round": np.asarray(rounds, np.float32)}
 
 
-def _force_gain(j: Joint, dt: float = 0.0125) -> float:
+STEP = TIMESTEP * FRAME_SKIP  # one env step (s)
+
+
+def _force_gain(j: Joint, dt: float = STEP) -> float:
     """The velocity a unit constant acceleration adds over one env step against the joint's
     damping, (1 - exp(-g dt)) / g with g = damping / inertia (dt where there is no damping):
     a heavily damped joint under gravity creeps at its terminal velocity."""
@@ -183,7 +206,7 @@ def compile_row(scene: Scene) -> dict[str, np.ndarray]:
         "joint_hi": np.asarray([j.hi for j in joints], np.float32),
         "joint_init": np.asarray([j.init for j in joints], np.float32),
         "joint_init_vel": np.asarray([j.init_vel for j in joints], np.float32),
-        "joint_decay": np.asarray([math.exp(-0.0125 * j.damping / j.inertia) for j in joints],
+        "joint_decay": np.asarray([math.exp(-STEP * j.damping / j.inertia) for j in joints],
                                   np.float32),
         "joint_damping": np.asarray([j.damping / j.inertia for j in joints], np.float32),
         "joint_force_gain": np.asarray([_force_gain(j) for j in joints], np.float32),

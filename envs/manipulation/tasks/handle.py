@@ -6,8 +6,6 @@ grip from below its axis, which the finger boxes here, as tall as the claws, can
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 
@@ -28,6 +26,8 @@ from envs.manipulation.scene import (
     Joint,
     Point,
     Scene,
+    quarter_turn,
+    turn_about_z,
 )
 from envs.manipulation.tasks.spec import TaskSpec, View, from_vec
 
@@ -41,22 +41,14 @@ HANDLE = (Box((0.0, -0.216, 0.15), (0.07, 0.022, 0.022), round="yz"),  # the gri
           Box((0.0, -0.131, 0.15), (0.032, 0.075, 0.011)))  # the lever arm
 HANDLE_START = (0.0, -0.216, 0.172)  # site handleStart at q = 0
 GOAL_PRESS = (0.0, -0.216, 0.075)
-# Meta-World turns the -side box by euler z = 1.57 (not quite pi / 2)
-_COS, _SIN = math.cos(1.57), math.sin(1.57)
 
 
 def _turn(p: Vec3, side: bool) -> Vec3:
-    if not side:
-        return p
-    return (_COS * p[0] - _SIN * p[1], _SIN * p[0] + _COS * p[1], p[2])
+    return turn_about_z(p) if side else p
 
 
 def _turn_box(b: Box, side: bool) -> Box:
-    if not side:
-        return b
-    swap = {"x": "y", "y": "x", "z": "z"}
-    return Box(_turn(b.center, side), (b.half[1], b.half[0], b.half[2]),
-               round="".join(sorted(swap[a] for a in b.round)))
+    return quarter_turn(b) if side else b
 
 
 def _scene(side: bool) -> Scene:

@@ -3,8 +3,6 @@ the table, slid into (or out of) a goal cage (Meta-World's puck.xml and puck_goa
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 
@@ -30,6 +28,7 @@ from envs.manipulation.scene import (
     Point,
     Quat,
     Scene,
+    quarter_turn,
 )
 from envs.manipulation.tasks.spec import TaskSpec, from_vec
 
@@ -42,7 +41,6 @@ CAGE = (Box((-0.1, 0.004, 0.089), (0.008, 0.0805, 0.0885)),
         Box((0.1, 0.004, 0.089), (0.008, 0.0805, 0.0885)),
         Box((0.0, 0.06, 0.089), (0.108, 0.025, 0.0885)),
         Box((0.0, -0.0195, 0.1727), (0.108, 0.057, 0.0067)))
-_COS, _SIN = math.cos(1.57), math.sin(1.57)  # the -side scene turns the cage by euler z 1.57
 # plate-slide-side's goals (x -0.3 to -0.25) lie past the plate's x limit (-0.2), which gives way
 # under the arm in Meta-World (its expert takes the plate 8 cm past it) until the cage's back
 # net stops the plate; here the fixture does not meet the cage, so the limit is that stop
@@ -54,10 +52,8 @@ def _cage(at: Vec3 | None, turned: bool) -> tuple[Box, ...]:
     -side and -back scenes set the cage body's xpos, which the next step overwrites)."""
     out = []
     for b in CAGE:
+        b = quarter_turn(b) if turned else b
         (x, y, z), half = b.center, b.half
-        if turned:
-            x, y = _COS * x - _SIN * y, _SIN * x + _COS * y
-            half = (half[1], half[0], half[2])
         if at is None:
             out.append(Box((x, y, z), half, anchor=ANCHOR_B))
         else:
