@@ -4,6 +4,8 @@ brick wall in front of the box; and coffee-button, the button on a coffee machin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 
@@ -214,12 +216,14 @@ def coffee_expert(obs: jax.Array) -> jax.Array:
     return act(move(hand, target, 10.0), -1.0)
 
 
-def _button_init(v: View) -> tuple[jax.Array, jax.Array]:
-    return v.anchors[1], jnp.zeros(7).at[0].set(PRESS_DEPTH)
+def _press_init(depth: float) -> Callable[[View], tuple[jax.Array, jax.Array]]:
+    """obj_init: the box (anchor A); consts[0]: the press's travel (the press term's margin)."""
+    def init(v: View) -> tuple[jax.Array, jax.Array]:
+        return v.anchors[1], jnp.zeros(7).at[0].set(depth)
+    return init
 
 
-def _coffee_init(v: View) -> tuple[jax.Array, jax.Array]:
-    return v.anchors[1], jnp.zeros(7).at[0].set(COFFEE_TRAVEL)
+_button_init, _coffee_init = _press_init(PRESS_DEPTH), _press_init(COFFEE_TRAVEL)
 
 
 _HAND = (0.0, 0.4, 0.2)

@@ -44,15 +44,19 @@ def reach_wall_reward(ri: RewardInputs) -> Outcome:
     return outcome(10.0 * in_place, dist <= 0.05, in_place_reward=in_place, obj_to_target=dist)
 
 
-def _round_the_wall(ri: RewardInputs, midpoint: jax.Array, scale: jax.Array, base: jax.Array,
-                    moving: jax.Array, grasped: jax.Array) -> Outcome:
+def _midpoint_term(ri: RewardInputs, midpoint: jax.Array, scale: jax.Array) -> jax.Array:
+    """Nearness of the puck to the wall task's midpoint (scaled distance)."""
+    return tolerance(norm((ri.obj - midpoint) * scale), 0.0, TARGET_RADIUS,
+                     norm((ri.obj_init - midpoint) * scale))
+
+
+def _round_the_wall(ri: RewardInputs, part1: jax.Array, base: jax.Array, moving: jax.Array,
+                    grasped: jax.Array) -> Outcome:
     """Both wall tasks' staging: `base`, and while the hand moves the puck (`moving`), a bonus
-    for nearing the midpoint (scaled distance) until the puck is past the wall (y > 0.75), then
-    for nearing the goal; 10 at the goal."""
+    for nearing the midpoint (`part1`) until the puck is past the wall (y > 0.75), then for
+    nearing the goal; 10 at the goal."""
     obj, opened = ri.obj, ri.gripper
     to_target = norm(obj - ri.goal)
-    part1 = tolerance(norm((obj - midpoint) * scale), 0.0, TARGET_RADIUS,
-                      norm((ri.obj_init - midpoint) * scale))
     part2 = tolerance(to_target, 0.0, TARGET_RADIUS, norm(ri.obj_init - ri.goal))
     bonus = 1.0 + jnp.where(obj[1] > 0.75, 4.0 + 3.0 * part2, 4.0 * part1)
     reward = jnp.where(moving, base + bonus, base)
@@ -66,26 +70,24 @@ def _round_the_wall(ri: RewardInputs, midpoint: jax.Array, scale: jax.Array, bas
 def push_wall_reward(ri: RewardInputs) -> Outcome:
     """Push the puck round the wall: first to a midpoint left of it, then to the goal."""
     obj = ri.obj
+    part1 = _midpoint_term(ri, jnp.stack([jnp.float32(-0.05), jnp.float32(0.77), obj[2]]),
+                           jnp.array([3.0, 1.0, 1.0]))
     grasped = gripper_caging(ri, obj, obj_radius=0.015, pad_success_thresh=0.05,
                              object_reach_radius=0.01, xz_thresh=0.005, high_density=True)
     moving = (norm(obj - ri.tcp) < 0.02) & (ri.gripper > 0)
-    return _round_the_wall(ri, jnp.stack([jnp.float32(-0.05), jnp.float32(0.77), obj[2]]),
-                           jnp.array([3.0, 1.0, 1.0]), 2.0 * grasped, moving, grasped)
+    return _round_the_wall(ri, part1, 2.0 * grasped, moving, grasped)
 
 
 def pick_place_wall_reward(ri: RewardInputs) -> Outcome:
     """Lift the puck over the wall (a midpoint 0.25 m up at y = 0.77), then place it."""
     obj = ri.obj
-    midpoint = jnp.stack([ri.goal[0], jnp.float32(0.77), jnp.float32(0.25)])
-    scale = jnp.array([1.0, 1.0, 3.0])
+    part1 = _midpoint_term(ri, jnp.stack([ri.goal[0], jnp.float32(0.77), jnp.float32(0.25)]),
+                           jnp.array([1.0, 1.0, 3.0]))
     grasped = gripper_caging(ri, obj, obj_radius=0.015, pad_success_thresh=0.05,
                              object_reach_radius=0.01, xz_thresh=0.005, high_density=False)
-    part1 = tolerance(norm((obj - midpoint) * scale), 0.0, TARGET_RADIUS,
-                      norm((ri.obj_init - midpoint) * scale))
     moving = ((norm(obj - ri.tcp) < 0.02) & (ri.gripper > 0)
               & (obj[2] - 0.015 > ri.obj_init[2]))
-    return _round_the_wall(ri, midpoint, scale, hamacher_product(grasped, part1), moving,
-                           grasped)
+    return _round_the_wall(ri, part1, hamacher_product(grasped, part1), moving, grasped)
 
 
 def _in_box(p: jax.Array, x: tuple[float, float], y: tuple[float, float], z_below: float
