@@ -38,7 +38,9 @@ METAWORLD_TASKS = ("reach", "push", "pick-place", "door-open", "drawer-open", "d
                    "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side",
                    "push-back", "coffee-button", "dial-turn", "faucet-open", "faucet-close",
                    "door-lock", "door-unlock", "coffee-push", "coffee-pull",
-                   "hand-insert", "pick-out-of-hole")
+                   "hand-insert", "pick-out-of-hole", "box-close",
+                   "bin-picking", "disassemble", "peg-unplug-side", "assembly", "hammer",
+                   "stick-push", "stick-pull", "soccer")
 
 # Classic-control physical constants that make sense to vary (roughly 0.5x - 2x the default).
 _GYMNAX_SPACES: dict[str, dict[str, Box]] = {

@@ -15,8 +15,9 @@ Measures, with uniform random actions:
      500 steps (the Meta-World max_path_length; reset time included in steps/s), plus the
      mean reset time; and the same through `gymnasium.make("Meta-World/MT1", env_name=...)`
      (TimeLimit/auto-terminate/stat/task-sampling wrappers) for comparison.
-  2. MT10 via `gymnasium.make_vec("Meta-World/MT10", vector_strategy="sync")`: env steps/s
-     summed over the 10 envs (10 x vector steps / time; autoreset same-step).
+  2. MT10 (and, with --mt50-steps, MT50) via `gymnasium.make_vec("Meta-World/MT10",
+     vector_strategy="sync")`: env steps/s summed over the 10 (50) envs (envs x vector steps /
+     time; autoreset same-step).
 """
 
 from __future__ import annotations
@@ -73,9 +74,10 @@ def bench_gym(name: str, steps: int, seed: int = 0) -> dict:
     return dict(steps=steps, seconds=dt, steps_per_s=steps / dt)
 
 
-def bench_mt10(vec_steps: int, seed: int = 0) -> dict:
+def bench_mt(benchmark: str, vec_steps: int, seed: int = 0) -> dict:
+    """Env steps/s of `gymnasium.make_vec("Meta-World/<benchmark>", "sync")` (MT10 or MT50)."""
     t0 = time.perf_counter()
-    envs = gym.make_vec("Meta-World/MT10", vector_strategy="sync", seed=seed)
+    envs = gym.make_vec(f"Meta-World/{benchmark}", vector_strategy="sync", seed=seed)
     build = time.perf_counter() - t0
     envs.action_space.seed(seed)
     n = envs.num_envs
@@ -96,6 +98,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--mt10-steps", type=int, default=300, help="vector steps (x10 env steps)")
+    ap.add_argument("--mt50-steps", type=int, default=0, help="vector steps (x50 env steps)")
     ap.add_argument("--tasks", nargs="*", default=TASKS)
     ap.add_argument("--no-gym", action="store_true", help="skip the gymnasium.make MT1 runs")
     ap.add_argument("--out", default=None)
@@ -109,7 +112,7 @@ def main() -> None:
                 python=platform.python_version(),
                 machine=platform.processor() or platform.machine())
     print(json.dumps(meta))
-    res: dict = dict(meta=meta, single={}, single_gym={}, mt10=None)
+    res: dict = dict(meta=meta, single={}, single_gym={}, mt10=None, mt50=None)
     for name in args.tasks:
         r = bench_bare(name, args.steps)
         res["single"][name] = r
@@ -119,12 +122,13 @@ def main() -> None:
             g = bench_gym(name, args.steps)
             res["single_gym"][name] = g
             print(f"gym   {name:18s} {g['steps_per_s']:8.0f} steps/s", flush=True)
-    if args.mt10_steps > 0:
-        m = bench_mt10(args.mt10_steps)
-        res["mt10"] = m
-        print(f"MT10 sync x{m['num_envs']}: {m['env_steps_per_s']:.0f} env steps/s "
-              f"({m['vec_steps_per_s']:.0f} vector steps/s), reset-all {m['reset_all_ms']:.1f} ms, "
-              f"build {m['build_s']:.1f} s", flush=True)
+    for benchmark, vec_steps in (("MT10", args.mt10_steps), ("MT50", args.mt50_steps)):
+        if vec_steps > 0:
+            m = bench_mt(benchmark, vec_steps)
+            res[benchmark.lower()] = m
+            print(f"{benchmark} sync x{m['num_envs']}: {m['env_steps_per_s']:.0f} env steps/s "
+                  f"({m['vec_steps_per_s']:.0f} vector steps/s), reset-all "
+                  f"{m['reset_all_ms']:.1f} ms, build {m['build_s']:.1f} s", flush=True)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(res, f, indent=1)

@@ -83,6 +83,11 @@ EXTRAS: dict[str, dict[str, Getter]] = {
     "button-press-wall": {"button_slide": _joint("btnbox_joint")},
     "coffee-button": {"button_slide": _joint("goal_slidey")},
     "basketball": {}, "shelf-place": {}, "sweep": {}, "sweep-into": {},
+    "disassemble": {"nut_center": _site("RoundNut")},
+    "assembly": {"nut_center": _site("RoundNut")},
+    "hammer": {"nail_slide": _joint("NailSlideJoint")},
+    "stick-push": {"touching": _attr("touching_main_object")},
+    "stick-pull": {"stick_end": _site("stick_end"), "touching": _attr("touching_main_object")},
 }
 INITS: dict[str, dict[str, Getter]] = {
     "peg-insert-side": {"peg_head_init": _attr("peg_head_pos_init")},

@@ -135,7 +135,8 @@ def test_observation_layout_after_reset(all_variants):
     np.testing.assert_allclose(obs[:, 36:39], np.asarray(state.goal))
     has_obj = np.repeat([s.scene.obj is not None for s in TASK_SPECS], 50)
     dist = np.linalg.norm(obs[has_obj, 4:7] - np.asarray(state.obj)[has_obj], axis=1)
-    assert dist.max() < 0.05  # object tasks observe a point on the object
+    # object tasks observe a point on the object (box-close: the lid, 8.2 cm under its handle)
+    assert dist.max() < 0.09
     assert env.action_space(params).shape == (4,)
 
 

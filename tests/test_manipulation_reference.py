@@ -51,7 +51,10 @@ RANDOM_TOLERANCE_BY_TASK = {"handle-press": {**RANDOM_TOLERANCE, "gripper": 0.03
                             "door-lock": _LOCK_RANDOM, "door-unlock": _LOCK_RANDOM,
                             # the mug keeps whatever turn the last episode left it with
                             "coffee-push": {**RANDOM_TOLERANCE, "quaternion": 0.032},
-                            "coffee-pull": {**RANDOM_TOLERANCE, "quaternion": 0.032}}
+                            "coffee-pull": {**RANDOM_TOLERANCE, "quaternion": 0.032},
+                            # Meta-World sets the hammer into the table and lets it pop up over
+                            # five steps; ours rests at once
+                            "hammer": {**RANDOM_TOLERANCE, "object": 0.028}}
 
 # expert episodes, contact-rich: per task (max abs error of hand, gripper, object point and
 # quaternion over the episode; mean abs reward error; minimum fraction of steps whose success
@@ -113,6 +116,25 @@ EXPERT_TOLERANCE: dict[str, dict[str, float]] = {t: dict(zip(_T, v, strict=True)
     "coffee-pull": (0.028, 0.15, 0.027, 0.076, 0.34, 0.93, 3),
     "hand-insert": (0.063, 0.23, 0.04, 0.01, 0.17, 0.95, 3),
     "pick-out-of-hole": (0.028, 0.065, 0.031, 0.01, 0.54, 0.93, 7),
+    # Meta-World's lid lands tilted and 7 mm off, and its finger rides on the round handle for
+    # 40 steps before it slides round it (ours grips at once); the reward's uprightness factor
+    # reads its tilt
+    "box-close": (0.105, 0.01, 0.043, 0.11, 1.1, 0.97, 4),
+    "bin-picking": (0.022, 0.13, 0.021, 0.036, 1.3, 0.98, 3),
+    "disassemble": (0.022, 0.033, 0.018, 0.05, 0.22, 0.99, 3),
+    # Meta-World's hand presses the plug down (tilting it 10 degrees) and sinks 3 cm lower
+    "peg-unplug-side": (0.09, 0.12, 0.038, 0.23, 0.53, 0.97, 4),
+    "assembly": (0.017, 0.023, 0.017, 0.052, 0.3, 0.98, 3),
+    "hammer": (0.016, 0.025, 0.028, 0.12, 0.26, 0.99, 3),
+    "stick-push": (0.011, 0.048, 0.014, 0.043, 0.13, 0.98, 3),
+    # Meta-World's stick turns in the thermos's handle as the hand pulls, which drags the
+    # thermos back 1.3 cm from its limit and puts the stick's end past the handle (success);
+    # ours does not turn, and its end stays 8 mm short of the handle
+    "stick-pull": (0.046, 0.1, 0.043, 0.18, 1.3, 0.89, None),
+    # Meta-World's expert presses the ball into the table until its soft contact squeezes it
+    # out forwards (and the ball's observed quaternion turns as it rolls); ours stays put under
+    # a hard contact, and our expert dribbles instead (success 1.00 over the 50 variants)
+    "soccer": (0.038, 0.42, 0.11, 2.0, 2.3, 0.79, None),
 }.items()}
 
 

@@ -188,7 +188,7 @@ class ManipulationEnv(environment.Environment[EnvState, EnvParams]):
     def constants(self, task_id: jax.Array) -> dict:
         """The task's row of constants, cut to the boxes this env's tasks use."""
         c = task_constants(task_id)
-        for k in ("static_center", "static_half", "static_anchor"):
+        for k in ("static_center", "static_half", "static_anchor", "static_hand"):
             c[k] = c[k][:max(self.features.n_static, 1)]
         for k in ("moving_center", "moving_half", "moving_round"):
             c[k] = c[k][:max(self.features.n_moving, 1)]
@@ -311,7 +311,10 @@ def task_features(specs) -> Features:
         round=any(bool(b.round) for s in specs for b in s.scene.fixture.boxes),
         light=any(s.scene.fixture.light and s.scene.fixture.joints for s in specs),
         drag=any(s.scene.fixture.drag and s.scene.fixture.joints for s in specs),
+        ball=any(s.scene.obj is not None and s.scene.obj.ball for s in specs),
         object_fixture=any(s.scene.obj is not None and s.scene.fixture.joints for s in specs),
+        object_part=any(s.scene.obj is not None and s.scene.obj.part is not None
+                        and s.scene.fixture.joints for s in specs),
         n_static=max(len(s.scene.static) for s in specs),
         n_moving=max(len(s.scene.fixture.boxes) for s in specs))
 

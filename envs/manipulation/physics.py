@@ -43,7 +43,6 @@ from envs.manipulation.scene import JOINT_HINGE, JOINT_SLIDE, MAX_MOVING, MAX_ST
 
 DT = H.TIMESTEP * H.FRAME_SKIP
 GRAVITY = 9.81
-TABLE_FRICTION = 1.0  # Meta-World's default geom friction (max over the pair)
 SQUEEZE = 5e-4  # free space between the pads and the object that still counts as a grip
 LIMIT_RELAX = 0.3  # heavy fixtures: fraction of a limit violation left after a step unpushed
 LIGHT_COS = 0.5  # most oblique contact normal a light fixture gives way along in full
@@ -115,15 +114,20 @@ def _joint_directions(point: jax.Array, origin: jax.Array, c: dict) -> jax.Array
 
 # ------------------------------------------------------------------------------ the hand's boxes
 def hand_probes(hand: jax.Array, fingers: jax.Array, obj: jax.Array, held: jax.Array, c: dict,
-                with_object: bool = True) -> tuple[jax.Array, jax.Array]:
+                with_object: bool = True, with_part: bool = False
+                ) -> tuple[jax.Array, jax.Array]:
     """(centres (n, 3), half extents (n, 3)) of the left finger, right finger, palm and, with
-    `with_object`, the held object (zero-size far away when nothing is held)."""
+    `with_object`, the held object and (`with_part`) its attached part (zero-size far away when
+    nothing is held)."""
     left, right = H.finger_centres(hand, fingers)
     centres = [left, right, hand + H.PALM_OFFSET]
     halves = [H.FINGER_HALF, H.FINGER_HALF, H.PALM_HALF]
     if with_object:
         centres.append(jnp.where(held, obj, hand + 1e3))
         halves.append(jnp.where(held, c["obj_half"], 0.0))
+    if with_object and with_part:
+        centres.append(jnp.where(held, obj + c["obj_part_offset"], hand + 1e3))
+        halves.append(jnp.where(held, c["obj_part_half"], 0.0))
     return jnp.stack(centres), jnp.stack(halves)
 
 
@@ -201,7 +205,9 @@ class Features:
     objects: some task has a free object; fixtures: some task has a fixture; hinges: some
     fixture turns; round: some fixture box is a sphere or cylinder; light: some fixture is light;
     drag: some fixture is dragged by a hand resting on it;
-    object_fixture: the free object can meet the fixture (a task has both); n_static /
+    ball: some free object is a ball (`FreeObject.ball`);
+    object_fixture: the free object can meet the fixture (a task has both); object_part: a held
+    object's attached part meets the fixture too (`FreeObject.part`); n_static /
     n_moving: the most boxes of a kind a task has."""
 
     objects: bool = True
@@ -210,7 +216,9 @@ class Features:
     round: bool = True
     light: bool = True
     drag: bool = True
+    ball: bool = True
     object_fixture: bool = True
+    object_part: bool = True
     n_static: int = MAX_STATIC
     n_moving: int = MAX_MOVING
 
@@ -266,7 +274,8 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
         wrist_clear = below_wrist | above_wrist
         box_c = jnp.where(wrist_clear, fingers_c, H.HAND_BOX_OFFSET)
         box_h = jnp.where(wrist_clear, fingers_h, H.HAND_BOX_HALF)
-        shift = shift + push_simple(hand + box_c + shift, box_h, centre, half)
+        shift = shift + c["static_hand"][b] * push_simple(hand + box_c + shift, box_h, centre,
+                                                            half)
         if f.objects:
             shift = shift + jnp.where(s.held, push_simple(obj + shift, c["obj_half"],
                                                           static_c[b], c["static_half"][b]), 0.0)
@@ -276,12 +285,12 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
     lowest = hand[2] + shift[2] - H.FINGER_HALF[2]
     held_offset = s.held_offset
     if f.objects:
-        sink = jnp.maximum(0.0, c["table_z"] - (obj[2] + shift[2] - c["obj_half"][2]))
+        sink = jnp.maximum(0.0, c["table_z"] - (obj[2] + shift[2] - c["obj_bottom"]))
         room = jnp.maximum(0.0, SLIP_TOP - c["obj_half"][2] - s.held_offset[2])
         slip = jnp.where(s.held, jnp.minimum(sink, room), 0.0)
         held_offset = held_offset.at[2].add(slip)
         obj = obj.at[2].add(slip)
-        lowest = jnp.minimum(lowest, jnp.where(s.held, obj[2] + shift[2] - c["obj_half"][2],
+        lowest = jnp.minimum(lowest, jnp.where(s.held, obj[2] + shift[2] - c["obj_bottom"],
                                                1.0))
     shift = shift.at[2].add(jnp.maximum(0.0, c["table_z"] - lowest))
     hand_vel = _stop_velocity(hand_vel, shift)
@@ -296,8 +305,10 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
         origin, rot, trans = fixture_pose(joint, s.anchors, c)
         prev_origin, prev_rot, prev_trans = fixture_pose(s.joint, s.anchors, c)
         lo, hi = _limits(s.joint, c)
-        probes, halves = hand_probes(hand, fingers, obj, s.held, c, f.object_fixture)
-        prev_probes, _ = hand_probes(s.hand, s.fingers, s.obj, s.held, c, f.object_fixture)
+        probes, halves = hand_probes(hand, fingers, obj, s.held, c, f.object_fixture,
+                                     f.object_part)
+        prev_probes, _ = hand_probes(s.hand, s.fingers, s.obj, s.held, c, f.object_fixture,
+                                     f.object_part)
         shift = jnp.zeros(3)
         dq = jnp.zeros(2)
         asked = jnp.zeros((2, 3))  # per joint: the world push the joint is asked to take
@@ -390,6 +401,13 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
     moved = jnp.zeros(3)
     for i in range(3):
         push = push_simple(obj + moved, c["obj_half"], probes[i], halves[i])
+        if f.ball:
+            # a ball is pushed along the normal from the probe's nearest point to its centre
+            # (out through the nearest face where its centre is inside the probe)
+            inside = jnp.all(jnp.abs(obj + moved - probes[i]) < halves[i])
+            rolled = -push_out_round(probes[i], halves[i], obj + moved, c["obj_half"],
+                                     jnp.ones(3))
+            push = jnp.where((c["obj_ball"] > 0) & ~inside, rolled, push)
         moved = moved + jnp.where(free & ~(gripping & (i < 2)), push, 0.0)
     obj = obj + moved
     support = jnp.zeros(3)
@@ -419,7 +437,7 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
                         0.0)
     obj_vel = _stop_velocity(obj_vel, support)
     speed = jnp.sqrt(jnp.sum(obj_vel[:2] ** 2) + 1e-12)
-    slowed = jnp.maximum(speed - TABLE_FRICTION * GRAVITY * DT, 0.0) / speed
+    slowed = jnp.maximum(speed - c["obj_friction"] * (GRAVITY * DT), 0.0) / speed
     obj_vel = obj_vel.at[:2].multiply(jnp.where(resting, slowed, 1.0))
 
     # 6. the pads on the object: squeezed from both sides it is held (moves with the hand,

@@ -144,7 +144,7 @@ def recorded_inputs(episode: Episode, our_init: np.ndarray) -> RewardInputs:
     `check_resets`) for the task-specific rest."""
     s = episode.samples
     n = len(episode.sample_steps)
-    extras = [v for k, v in s.items() if k.startswith("x_")]
+    extras = [v for k, v in s.items() if k.startswith("x_") and k != "x_touching"]
     extra = np.zeros((n, 4))
     if extras:
         cat = np.concatenate(extras, axis=1)
@@ -153,12 +153,14 @@ def recorded_inputs(episode: Episode, our_init: np.ndarray) -> RewardInputs:
     for name in ("obj_init", "init_tcp", "hand_init"):
         if name in episode.consts:
             init[INIT_SLOTS[name]] = episode.consts[name]
+    # Meta-World's contact flag where the recording has it (ours is the grip)
+    touching = (s["x_touching"][:, 0] > 0.5 if "x_touching" in s else np.zeros(n, bool))
     f = lambda x: jnp.asarray(x, jnp.float32)
     return RewardInputs(
         obs=f(s["obs"]), action=f(episode.actions[episode.sample_steps]), tcp=f(s["tcp"]),
         left_pad=f(s["left_pad"]), right_pad=f(s["right_pad"]),
         goal=f(np.broadcast_to(episode.consts["goal"], (n, 3))), extra=f(extra),
-        init=f(np.broadcast_to(init, (n, 16))), touching=jnp.zeros(n, bool))
+        init=f(np.broadcast_to(init, (n, 16))), touching=jnp.asarray(touching))
 
 
 _INFO_COLUMNS = {"near_object": 0, "grasp_reward": 2, "in_place_reward": 3, "obj_to_target": 4}

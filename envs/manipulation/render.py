@@ -51,9 +51,9 @@ def _draw_scene(ax: Any, s: dict[str, np.ndarray], c: dict[str, np.ndarray], i: 
     lo, hi = c["mocap_low"], c["mocap_high"]
     _rect(ax, lo, hi, i, j, fill=False, ls=":", ec="lightgray")
     anchors = s["anchors"]
-    for centre, half, anchor in zip(c["static_center"], c["static_half"], c["static_anchor"],
-                                    strict=True):
-        if np.any(half > 0):
+    for centre, half, anchor, real in zip(c["static_center"], c["static_half"],
+                                          c["static_anchor"], c["static_hand"], strict=True):
+        if np.any(half > 0) and real > 0:  # not the object-only boxes (`Box.hand`)
             mid = centre + anchors[anchor]
             _rect(ax, mid - half, mid + half, i, j, fc="lightgray", ec=_FIX_C, alpha=0.7)
     if np.any(c["joint_kind"] > 0):

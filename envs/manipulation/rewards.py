@@ -123,17 +123,20 @@ def rect_prism_tolerance(curr: jax.Array, zero: jax.Array, one: jax.Array) -> ja
 def gripper_caging(ri: RewardInputs, obj: jax.Array, obj_radius: float,
                    pad_success_thresh: float, object_reach_radius: float, xz_thresh: float,
                    desired_gripper_effort: float = 1.0, high_density: bool = False,
-                   medium_density: bool = False) -> jax.Array:
-    """`SawyerXYZEnv._gripper_caging_reward`."""
+                   medium_density: bool = False, obj_init: jax.Array | None = None
+                   ) -> jax.Array:
+    """`SawyerXYZEnv._gripper_caging_reward`; `obj_init` replaces `ri.obj_init` where a task's
+    override measures the margins from another start (the stick tasks: the stick's)."""
+    obj_init = ri.obj_init if obj_init is None else obj_init
     pad_y = jnp.stack([ri.left_pad[1], ri.right_pad[1]])
     pad_to_obj = jnp.abs(pad_y - obj[1])
-    pad_to_obj_init = jnp.abs(pad_y - ri.obj_init[1])
+    pad_to_obj_init = jnp.abs(pad_y - obj_init[1])
     margin = jnp.abs(pad_to_obj_init - pad_success_thresh)
     left = tolerance(pad_to_obj[0], obj_radius, pad_success_thresh, margin[0])
     right = tolerance(pad_to_obj[1], obj_radius, pad_success_thresh, margin[1])
     caging_y = hamacher_product(left, right)
     xz = jnp.array([0, 2])
-    xz_margin = norm(ri.obj_init[xz] - ri.init_tcp[xz]) - xz_thresh
+    xz_margin = norm(obj_init[xz] - ri.init_tcp[xz]) - xz_thresh
     caging_xz = tolerance(norm(ri.tcp[xz] - obj[xz]), 0.0, xz_thresh, xz_margin)
     closed = jnp.minimum(jnp.maximum(0.0, ri.action[3]), desired_gripper_effort)
     closed = closed / desired_gripper_effort
@@ -143,7 +146,7 @@ def gripper_caging(ri: RewardInputs, obj: jax.Array, obj_radius: float,
     if high_density:
         result = (result + caging) / 2
     if medium_density:
-        reach_margin = jnp.abs(norm(ri.obj_init - ri.init_tcp) - object_reach_radius)
+        reach_margin = jnp.abs(norm(obj_init - ri.init_tcp) - object_reach_radius)
         reach = tolerance(norm(obj - ri.tcp), 0.0, object_reach_radius, reach_margin)
         result = (result + reach) / 2
     return result

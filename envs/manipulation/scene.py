@@ -25,6 +25,7 @@ QUAT_ZERO, QUAT_CONST, QUAT_FIXTURE = 0, 1, 2  # obs quaternion: zeros, constant
 WXYZ, XYZW = 0, 1  # MuJoCo's xquat order, scipy's as_quat order
 
 MAX_STATIC = 10
+TABLE_FRICTION = 1.0  # Meta-World's default geom friction (max over the pair)
 MAX_MOVING = 6
 MAX_JOINTS = 2
 
@@ -34,12 +35,17 @@ class Box:
     """An axis-aligned box: centre relative to its anchor (static) or to the fixture origin at
     q = 0 (moving), and half extents. A fixture box may be `round` across some axes: "xyz" a
     sphere of radius half[0], "yz" a cylinder along x of radius half[1] and half length half[0]
-    (and so on); its contact normal follows the surface, so a push on it can turn a hinge."""
+    (and so on); its contact normal follows the surface, so a push on it can turn a hinge.
+
+    A static box with `hand=False` meets the free object only: it stands for a part of the object
+    away from the object's box meeting a real obstacle, as the set of positions of the object's
+    box at which that part overlaps the obstacle (their Minkowski sum, see `object_part_box`)."""
 
     center: Vec3
     half: Vec3
     anchor: int = ANCHOR_A
     round: str = ""
+    hand: bool = True
 
     @property
     def round_mask(self) -> tuple[float, float, float]:
@@ -94,6 +100,16 @@ class FreeObject:
     rest_z: float
     grip: float
     start: Vec3 = (0.0, 0.0, 0.0)  # relative to ANCHOR_A
+    # how far the object's lowest point is below its centre, where that is not the box's bottom
+    # (a lid held by its handle: its plate)
+    bottom: float | None = None
+    # a second box rigidly attached (centre offset, half extents) that meets the fixture while
+    # the object is held: a hammer's head, its handle being the object's box
+    part: tuple[Vec3, Vec3] | None = None
+    # a ball (radius half[0]): the hand pushes it along the contact normal, and it rolls on the
+    # table without friction (`friction` 0); otherwise it slides with Meta-World's friction
+    ball: bool = False
+    friction: float = TABLE_FRICTION
 
 
 @dataclass(frozen=True)
@@ -147,6 +163,17 @@ def quarter_turn(box: Box, angle: float = SIDE_TURN) -> Box:
                anchor=box.anchor, round="".join(sorted(swap[a] for a in box.round)))
 
 
+def object_part_box(obstacle: Box, part_offset: Vec3, part_half: Vec3, obj_half: Vec3) -> Box:
+    """The object-only static box that stops a free object's box (half extents `obj_half`) where
+    a rigid part of the object (centre `part_offset` from the object's centre, half extents
+    `part_half`) would overlap `obstacle`: a lid's plate on a box's walls, seen from its handle."""
+    half = tuple(o + p - h for o, p, h in zip(obstacle.half, part_half, obj_half, strict=True))
+    if min(half) <= 0:
+        raise ValueError(f"object part {part_half} is smaller than the object's box {obj_half}")
+    center = tuple(c - d for c, d in zip(obstacle.center, part_offset, strict=True))
+    return Box(center, half, anchor=obstacle.anchor, hand=False)
+
+
 def quat_about(axis: Vec3, angle: float) -> tuple[float, float, float, float]:
     """(w, x, y, z) rotation by `angle` about a unit `axis`."""
     s = math.sin(angle / 2)
@@ -163,8 +190,10 @@ def _pad_boxes(boxes: tuple[Box, ...], n: int, what: str) -> dict[str, np.ndarra
     halves = [b.half for b in boxes] + [(0.0, 0.0, 0.0)] * (n - len(boxes))
     anchors = [b.anchor for b in boxes] + [ANCHOR_WORLD] * (n - len(boxes))
     rounds = [b.round_mask for b in boxes] + [(0.0, 0.0, 0.0)] * (n - len(boxes))
+    hand = [float(b.hand) for b in boxes] + [1.0] * (n - len(boxes))
     return {"center": np.asarray(centers, np.float32), "half": np.asarray(halves, np.float32),
-            "anchor": np.asarray(anchors, np.int32), "round": np.asarray(rounds, np.float32)}
+            "anchor": np.asarray(anchors, np.int32), "round": np.asarray(rounds, np.float32),
+            "hand": np.asarray(hand, np.float32)}
 
 
 STEP = TIMESTEP * FRAME_SKIP  # one env step (s)
@@ -193,7 +222,7 @@ def compile_row(scene: Scene) -> dict[str, np.ndarray]:
     p2 = scene.obs_point2
     row = {
         "static_center": static["center"], "static_half": static["half"],
-        "static_anchor": static["anchor"],
+        "static_anchor": static["anchor"], "static_hand": static["hand"],
         "moving_center": moving["center"], "moving_half": moving["half"],
         "moving_round": moving["round"],
         "fix_anchor": np.int32(scene.fixture.anchor),
@@ -220,8 +249,16 @@ def compile_row(scene: Scene) -> dict[str, np.ndarray]:
         "obj_half": np.asarray(obj.half if obj else (0.0, 0.0, 0.0), np.float32),
         "obj_mass": np.float32(obj.mass if obj else 1.0),
         "obj_rest": np.float32(obj.rest_z if obj else 0.0),
+        "obj_bottom": np.float32(0.0 if obj is None else obj.half[2] if obj.bottom is None
+                                 else obj.bottom),
         "obj_grip": np.float32(obj.grip if obj else 0.0),
+        "obj_ball": np.float32(obj is not None and obj.ball),
+        "obj_friction": np.float32(obj.friction if obj else TABLE_FRICTION),
         "obj_start": np.asarray(obj.start if obj else (0.0, 0.0, 0.0), np.float32),
+        "obj_part_offset": np.asarray(obj.part[0] if obj and obj.part else (0.0, 0.0, 0.0),
+                                      np.float32),
+        "obj_part_half": np.asarray(obj.part[1] if obj and obj.part else (0.0, 0.0, 0.0),
+                                    np.float32),
         "p1_on": np.int32(scene.obs_point.on), "p1_offset": np.asarray(scene.obs_point.offset,
                                                                       np.float32),
         "p1_anchor": np.int32(scene.obs_point.anchor),

@@ -16,6 +16,8 @@ from envs.manipulation import hand as H
 from envs.manipulation.scene import compile_row
 from envs.manipulation.tasks import (
     basketball,
+    bins,
+    box,
     button,
     coffee,
     dial,
@@ -23,13 +25,18 @@ from envs.manipulation.tasks import (
     door_lock,
     drawer,
     faucet,
+    hammer,
     handle,
     lever,
+    nut,
     peg,
     pit,
     plate,
+    plug,
     reach_push_pick,
     shelf,
+    soccer,
+    sticks,
     sweep,
     walls,
     window,
@@ -37,7 +44,8 @@ from envs.manipulation.tasks import (
 from envs.manipulation.tasks.spec import RAND_DIM, Reject, TaskSpec, View
 
 _MODULES = (reach_push_pick, door, drawer, button, peg, window, sweep, basketball, shelf, lever,
-            walls, handle, plate, dial, faucet, door_lock, coffee, pit)
+            walls, handle, plate, dial, faucet, door_lock, coffee, pit, box, bins, nut, plug,
+            hammer, sticks, soccer)
 _BY_NAME: dict[str, TaskSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
 
 ORDER = (
@@ -49,7 +57,9 @@ ORDER = (
     "button-press-wall", "handle-press", "handle-press-side",
     "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side", "push-back",
     "coffee-button", "dial-turn", "faucet-open", "faucet-close", "door-lock", "door-unlock",
-    "coffee-push", "coffee-pull", "hand-insert", "pick-out-of-hole",
+    "coffee-push", "coffee-pull", "hand-insert", "pick-out-of-hole", "box-close",
+    "bin-picking", "disassemble", "peg-unplug-side", "assembly", "hammer", "stick-push",
+    "stick-pull", "soccer",
 )
 TASK_SPECS: tuple[TaskSpec, ...] = tuple(_BY_NAME[n] for n in ORDER)
 TASKS: tuple[str, ...] = tuple(s.name for s in TASK_SPECS)
