@@ -40,7 +40,7 @@ METAWORLD_TASKS = ("reach", "push", "pick-place", "door-open", "drawer-open", "d
                    "door-lock", "door-unlock", "coffee-push", "coffee-pull",
                    "hand-insert", "pick-out-of-hole", "box-close",
                    "bin-picking", "disassemble", "peg-unplug-side", "assembly", "hammer",
-                   "stick-push", "stick-pull", "soccer")
+                   "stick-push", "stick-pull", "soccer", "handle-pull", "handle-pull-side")
 
 # Classic-control physical constants that make sense to vary (roughly 0.5x - 2x the default).
 _GYMNAX_SPACES: dict[str, dict[str, Box]] = {

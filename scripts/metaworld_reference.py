@@ -21,10 +21,9 @@ time), the reward in float16 (both for trajectory comparisons) and the success f
 the action is the episode's int8 action / 127). Reset constants (variant, goal, initial
 positions the reward uses) are one float64 row per episode ("consts").
 
-`variants` writes the rand_vecs of Meta-World's benchmark constructors (MT10, ML10, ML1 for
-reach and door-open, and MT1 for every task named by `--mt1-tasks`; seeds 0 and 1) so that the
-test can check our reproduction of them (tests/data/metaworld/variants.npz; MT50 and ML45 wait
-for all 50 tasks: their variants are one random stream over every task in order).
+`variants` writes the rand_vecs of Meta-World's benchmark constructors (MT10, MT50, ML10, ML45,
+ML1 for reach and door-open, and MT1 for every task named by `--mt1-tasks`; seeds 0 and 1) so
+that the test can check our reproduction of them (tests/data/metaworld/variants.npz).
 `hand` writes free-space hand trajectories under random actions (reach-v3), the data the lag
 model in `envs/manipulation/hand.py` was fitted on.
 """
@@ -249,9 +248,11 @@ def variants(out: pathlib.Path, mt1_tasks: list[str]) -> None:
 
     for seed in BENCHMARK_SEEDS:
         add(f"MT10/train/{seed}", metaworld.MT10(seed=seed).train_tasks)
-        b = metaworld.ML10(seed=seed)
-        add(f"ML10/train/{seed}", b.train_tasks)
-        add(f"ML10/test/{seed}", b.test_tasks)
+        add(f"MT50/train/{seed}", metaworld.MT50(seed=seed).train_tasks)
+        for name, cls in (("ML10", metaworld.ML10), ("ML45", metaworld.ML45)):
+            b = cls(seed=seed)
+            add(f"{name}/train/{seed}", b.train_tasks)
+            add(f"{name}/test/{seed}", b.test_tasks)
         for task in ("reach", "door-open"):
             b = metaworld.ML1(f"{task}-v3", seed=seed)
             add(f"ML1/train/{seed}", b.train_tasks)

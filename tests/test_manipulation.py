@@ -347,6 +347,9 @@ def test_benchmark_splits_match_metaworld():
         mw.benchmark("ML1")
     with pytest.raises(ValueError, match="Unknown benchmark"):
         mw.benchmark("MT99")
+    assert mw.benchmark("MT50").tasks == mw.MT50 and set(mw.MT50) == set(mw.TASKS)
+    assert set(mw.ML45_TRAIN) | set(mw.ML45_TEST) == set(mw.TASKS)
+    assert mw.benchmark("ML45", split="test").tasks == mw.ML45_TEST
 
 
 def test_variants_distinct_deterministic_and_ml1_split_disjoint():

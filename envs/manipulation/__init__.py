@@ -25,7 +25,10 @@ from envs.manipulation.policies import EXPERTS, expert_action, expert_policy, ex
 from envs.manipulation.tasks import (
     ML10_TEST,
     ML10_TRAIN,
+    ML45_TEST,
+    ML45_TRAIN,
     MT10,
+    MT50,
     RAND_HIGH,
     RAND_LOW,
     TASK_INDEX,
@@ -37,7 +40,8 @@ from envs.manipulation.variants import NUM_VARIANTS, metaworld_variants
 from envs.params import Box, ParamSpace
 
 __all__ = [
-    "BENCHMARKS", "EXPERTS", "ML10_TEST", "ML10_TRAIN", "MT10", "NUM_VARIANTS", "TASKS",
+    "BENCHMARKS", "EXPERTS", "ML10_TEST", "ML10_TRAIN", "ML45_TEST", "ML45_TRAIN", "MT10", "MT50",
+    "NUM_VARIANTS", "TASKS",
     "TASK_INDEX", "Benchmark", "EnvParams", "EnvState", "ManipulationEnv", "benchmark",
     "default_param_space", "expert_action", "expert_policy", "expert_rollout", "make_params",
     "make_task", "metaworld_variants", "multi_task", "sample_variants",

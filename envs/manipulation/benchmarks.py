@@ -1,4 +1,5 @@
-"""MT1 / MT10 / ML1 / ML10 benchmarks as Meta-World v3 builds them, one batched EnvParams each.
+"""MT1 / MT10 / MT50 / ML1 / ML10 / ML45 benchmarks as Meta-World v3 builds them, one batched
+EnvParams each.
 
 Variants are Meta-World's own seeded sets (`variants.metaworld_variants`): `seed` here is the
 `seed` of `metaworld.MT10(seed=...)` and the others. The protocol defaults are Meta-World's:
@@ -21,7 +22,10 @@ from envs.manipulation.env import EnvParams, ManipulationEnv, make_params
 from envs.manipulation.tasks import (
     ML10_TEST,
     ML10_TRAIN,
+    ML45_TEST,
+    ML45_TRAIN,
     MT10,
+    MT50,
     RAND_DIM,
     TASK_INDEX,
     TASKS,
@@ -29,7 +33,9 @@ from envs.manipulation.tasks import (
 )
 from envs.manipulation.variants import NUM_VARIANTS, metaworld_variants
 
-BENCHMARKS = ("MT1", "MT10", "ML1", "ML10")
+BENCHMARKS = ("MT1", "MT10", "MT50", "ML1", "ML10", "ML45")
+_FIXED = {("MT10", "train"): MT10, ("MT50", "train"): MT50, ("ML10", "train"): ML10_TRAIN,
+          ("ML10", "test"): ML10_TEST, ("ML45", "train"): ML45_TRAIN, ("ML45", "test"): ML45_TEST}
 _SPLITS = ("train", "test")
 
 
@@ -73,9 +79,7 @@ def _split_tasks(name: str, split: str, task: str | None) -> tuple[str, ...]:
         return (task_spec(task).name,)
     if task is not None:
         raise ValueError(f"{name} has a fixed task set; task= is only for MT1 / ML1")
-    if name == "MT10":
-        return MT10
-    return ML10_TRAIN if split == "train" else ML10_TEST
+    return _FIXED[(name, split)]
 
 
 def benchmark(name: str, split: str = "train", seed: int = 0, task: str | None = None,

@@ -311,7 +311,9 @@ def task_features(specs) -> Features:
         round=any(bool(b.round) for s in specs for b in s.scene.fixture.boxes),
         light=any(s.scene.fixture.light and s.scene.fixture.joints for s in specs),
         drag=any(s.scene.fixture.drag and s.scene.fixture.joints for s in specs),
+        friction=any(s.scene.fixture.friction and s.scene.fixture.joints for s in specs),
         ball=any(s.scene.obj is not None and s.scene.obj.ball for s in specs),
+        object_boxes=any(not b.hand for s in specs for b in s.scene.static),
         object_fixture=any(s.scene.obj is not None and s.scene.fixture.joints for s in specs),
         object_part=any(s.scene.obj is not None and s.scene.obj.part is not None
                         and s.scene.fixture.joints for s in specs),

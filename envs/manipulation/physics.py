@@ -48,6 +48,7 @@ LIMIT_RELAX = 0.3  # heavy fixtures: fraction of a limit violation left after a 
 LIGHT_COS = 0.5  # most oblique contact normal a light fixture gives way along in full
 DRAG_GAP, DRAG_DEPTH = 0.003, 0.01  # a probe this near a drag fixture's top rests on it
 DRAG_SINK = 0.005  # and sinks this far into it (Meta-World's fingertips into the plate)
+FRICTION_PUSH = 1e-4  # overlap with a `friction` fixture that counts as pressing on it
 PEN_CAP = 0.01  # overlap a hand may keep with a fixture pushed past its limit
 SIDE_LOOKBACK = 4.0  # steps back along a probe's motion that decide its side of a fixture box
 FRAME_SIZE = 18
@@ -204,8 +205,10 @@ class Features:
 
     objects: some task has a free object; fixtures: some task has a fixture; hinges: some
     fixture turns; round: some fixture box is a sphere or cylinder; light: some fixture is light;
-    drag: some fixture is dragged by a hand resting on it;
-    ball: some free object is a ball (`FreeObject.ball`);
+    drag: some fixture is dragged by a hand resting on it; friction: some fixture is dragged by
+    a probe pressed into it;
+    ball: some free object is a ball (`FreeObject.ball`); object_boxes: some static box meets
+    the object only (`Box.hand`);
     object_fixture: the free object can meet the fixture (a task has both); object_part: a held
     object's attached part meets the fixture too (`FreeObject.part`); n_static /
     n_moving: the most boxes of a kind a task has."""
@@ -216,7 +219,9 @@ class Features:
     round: bool = True
     light: bool = True
     drag: bool = True
+    friction: bool = True
     ball: bool = True
+    object_boxes: bool = True
     object_fixture: bool = True
     object_part: bool = True
     n_static: int = MAX_STATIC
@@ -274,8 +279,8 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
         wrist_clear = below_wrist | above_wrist
         box_c = jnp.where(wrist_clear, fingers_c, H.HAND_BOX_OFFSET)
         box_h = jnp.where(wrist_clear, fingers_h, H.HAND_BOX_HALF)
-        shift = shift + c["static_hand"][b] * push_simple(hand + box_c + shift, box_h, centre,
-                                                            half)
+        push = push_simple(hand + box_c + shift, box_h, centre, half)
+        shift = shift + (c["static_hand"][b] * push if f.object_boxes else push)
         if f.objects:
             shift = shift + jnp.where(s.held, push_simple(obj + shift, c["obj_half"],
                                                           static_c[b], c["static_half"][b]), 0.0)
@@ -364,14 +369,27 @@ def physics_step(s: EnvState, action: jax.Array, c: dict, f: Features = ALL_FEAT
                 follow = mat_vec(dirs, slide)
                 follow = jnp.where(n2 > 1e-9, follow / jnp.maximum(n2, 1e-9), 0.0)
                 dragged = dragged | (resting & (c["fix_drag"] > 0))
-                drag_dq = jnp.where(resting, follow, drag_dq)
+                drag_dq = jnp.where(resting & (c["fix_drag"] > 0), follow, drag_dq)
                 # and the fingertips sink into it by millimetres, as into Meta-World's soft plate
                 sink = jnp.where(resting & (c["fix_drag"] > 0), DRAG_SINK, 0.0)
                 shift_i = shift_i.at[2].set(jnp.maximum(shift_i[2] - sink, jnp.minimum(
                     shift_i[2], 0.0)))
+            if f.friction:
+                # a probe pressed into a `friction` fixture takes it along with its motion
+                # across the contact normal (the weld presses far harder than the joint
+                # resists: the closed fingers lifting a handle by its grip)
+                p2 = jnp.sum(push * push)
+                normal = push / jnp.sqrt(p2 + 1e-20)
+                motion = probes[i] - prev_probes[i]
+                across = motion - dot3(motion, normal) * normal
+                rub = mat_vec(dirs, across)
+                rub = jnp.where(n2 > 1e-9, rub / jnp.maximum(n2, 1e-9), 0.0)
+                pressed = (p2 > FRICTION_PUSH ** 2) & (c["fix_friction"] > 0)
+                dragged = dragged | pressed
+                drag_dq = jnp.where(pressed, rub, drag_dq)
             asked = asked + asked_i
             shift = shift + shift_i
-        if f.drag:
+        if f.drag or f.friction:
             dq = dq + jnp.where(dragged, s.joint + drag_dq - joint, 0.0)
         pushed = joint + dq
         over = pushed - jnp.clip(pushed, lo, hi)

@@ -85,6 +85,7 @@ class Fixture:
     boxes: tuple[Box, ...] = ()
     light: bool = False  # gives way along the contact normal (a few grams, see physics.py)
     drag: bool = False  # a hand resting on it drags it along (friction; a plate on the table)
+    friction: bool = False  # a probe pressed into it drags it along (a handle lifted by its grip)
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,7 @@ def compile_row(scene: Scene) -> dict[str, np.ndarray]:
         "fix_origin": np.asarray(scene.fixture.origin, np.float32),
         "fix_light": np.float32(scene.fixture.light),
         "fix_drag": np.float32(scene.fixture.drag),
+        "fix_friction": np.float32(scene.fixture.friction),
         "joint_kind": np.asarray([j.kind for j in joints], np.int32),
         "joint_axis": np.asarray([j.axis for j in joints], np.float32),
         "joint_lo": np.asarray([j.lo for j in joints], np.float32),

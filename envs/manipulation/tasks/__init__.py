@@ -59,7 +59,7 @@ ORDER = (
     "coffee-button", "dial-turn", "faucet-open", "faucet-close", "door-lock", "door-unlock",
     "coffee-push", "coffee-pull", "hand-insert", "pick-out-of-hole", "box-close",
     "bin-picking", "disassemble", "peg-unplug-side", "assembly", "hammer", "stick-push",
-    "stick-pull", "soccer",
+    "stick-pull", "soccer", "handle-pull", "handle-pull-side",
 )
 TASK_SPECS: tuple[TaskSpec, ...] = tuple(_BY_NAME[n] for n in ORDER)
 TASKS: tuple[str, ...] = tuple(s.name for s in TASK_SPECS)
@@ -71,6 +71,26 @@ MT10 = ("reach", "push", "pick-place", "door-open", "drawer-open", "drawer-close
 ML10_TRAIN = ("reach", "push", "pick-place", "door-open", "drawer-close", "button-press-topdown",
               "peg-insert-side", "window-open", "sweep", "basketball")
 ML10_TEST = ("drawer-open", "door-close", "shelf-place", "sweep-into", "lever-pull")
+MT50 = ("assembly", "basketball", "bin-picking", "box-close", "button-press-topdown",
+        "button-press-topdown-wall", "button-press", "button-press-wall", "coffee-button",
+        "coffee-pull", "coffee-push", "dial-turn", "disassemble", "door-close", "door-lock",
+        "door-open", "door-unlock", "hand-insert", "drawer-close", "drawer-open", "faucet-open",
+        "faucet-close", "hammer", "handle-press-side", "handle-press", "handle-pull-side",
+        "handle-pull", "lever-pull", "pick-place-wall", "pick-out-of-hole", "pick-place",
+        "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side",
+        "peg-insert-side", "peg-unplug-side", "soccer", "stick-push", "stick-pull", "push",
+        "push-wall", "push-back", "reach", "reach-wall", "shelf-place", "sweep-into", "sweep",
+        "window-open", "window-close")
+ML45_TEST = ("bin-picking", "box-close", "hand-insert", "door-lock", "door-unlock")
+ML45_TRAIN = ("assembly", "basketball", "button-press-topdown", "button-press-topdown-wall",
+              "button-press", "button-press-wall", "coffee-button", "coffee-pull", "coffee-push",
+              "dial-turn", "disassemble", "door-close", "door-open", "drawer-close",
+              "drawer-open", "faucet-open", "faucet-close", "hammer", "handle-press-side",
+              "handle-press", "handle-pull-side", "handle-pull", "lever-pull", "pick-place-wall",
+              "pick-out-of-hole", "push-back", "pick-place", "plate-slide", "plate-slide-side",
+              "plate-slide-back", "plate-slide-back-side", "peg-insert-side", "peg-unplug-side",
+              "soccer", "stick-push", "stick-pull", "push-wall", "push", "reach-wall", "reach",
+              "shelf-place", "sweep-into", "sweep", "window-open", "window-close")
 
 
 def task_spec(name: str) -> TaskSpec:
