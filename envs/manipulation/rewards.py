@@ -112,6 +112,17 @@ def hamacher_product(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.where(denom > 0, a * b / jnp.where(denom > 0, denom, 1.0), 0.0)
 
 
+def along_handle(obj: jax.Array, hand: jax.Array, half_length: float) -> jax.Array:
+    """`obj` with its x moved to the hand's where the hand is within `half_length` of it along
+    x: Meta-World's trick to cage a long handle (nut, hammer) as if it were a sphere."""
+    return obj.at[0].set(jnp.where(jnp.abs(obj[0] - hand[0]) < half_length, hand[0], obj[0]))
+
+
+def quat_nearness(quat: jax.Array, ideal: tuple[float, ...], scale: float) -> jax.Array:
+    """Meta-World's orientation factor: 1 - |quat - ideal| / scale, clipped at 0."""
+    return jnp.maximum(1.0 - norm(quat - jnp.asarray(ideal)) / scale, 0.0)
+
+
 def rect_prism_tolerance(curr: jax.Array, zero: jax.Array, one: jax.Array) -> jax.Array:
     """Meta-World's `rect_prism_tolerance`: the product of per-axis fractions from `zero` to `one`
     inside the box they span, 1 outside it."""

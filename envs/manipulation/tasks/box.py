@@ -19,6 +19,7 @@ from envs.manipulation.rewards import (
     hamacher_product,
     norm,
     outcome,
+    quat_nearness,
     tolerance,
 )
 from envs.manipulation.scene import (
@@ -66,7 +67,7 @@ def box_close_reward(ri: RewardInputs) -> Outcome:
     hand, target = ri.hand, ri.goal
     lid = ri.obj + jnp.array([0.0, 0.0, 0.02])
     grab = jnp.clip((jnp.clip(ri.action[3], -1.0, 1.0) + 1.0) / 2.0, 0.0, 1.0)
-    upright = jnp.maximum(1.0 - norm(ri.obs[7:11] - jnp.asarray(UPRIGHT)) / 0.2, 0.0)
+    upright = quat_nearness(ri.obs[7:11], UPRIGHT, 0.2)
     radius = norm(hand[:2] - lid[:2])
     floor = jnp.where(radius <= 0.02, 0.0,
                       0.04 * jnp.log(jnp.maximum(radius - 0.02, 1e-12)) + 0.4)

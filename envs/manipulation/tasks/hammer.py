@@ -16,9 +16,11 @@ from envs.manipulation.experts import act, first, move, xy_dist
 from envs.manipulation.rewards import (
     Outcome,
     RewardInputs,
+    along_handle,
     gripper_caging,
     norm,
     outcome,
+    quat_nearness,
     tolerance,
 )
 from envs.manipulation.scene import (
@@ -68,10 +70,9 @@ def hammer_reward(ri: RewardInputs) -> Outcome:
     shaped reward is above 5)."""
     hand, hammer, target = ri.hand, ri.obj, ri.goal
     head = hammer + jnp.array([HEAD_X, 0.06, 0.0])
-    threshed = hammer.at[0].set(jnp.where(jnp.abs(hammer[0] - hand[0]) < HANDLE_HALF_LENGTH,
-                                          hand[0], hammer[0]))
-    flat = jnp.maximum(1.0 - norm(ri.obs[7:11] - jnp.array([1.0, 0.0, 0.0, 0.0])) / 0.4, 0.0)
-    grab = gripper_caging(ri, threshed, obj_radius=0.015, pad_success_thresh=0.02,
+    flat = quat_nearness(ri.obs[7:11], (1.0, 0.0, 0.0, 0.0), 0.4)
+    grab = gripper_caging(ri, along_handle(hammer, hand, HANDLE_HALF_LENGTH), obj_radius=0.015,
+                          pad_success_thresh=0.02,
                           object_reach_radius=0.01, xz_thresh=0.01, high_density=True)
     in_place = 0.1 * (head[2] > 0.02) + 0.9 * tolerance(norm(target - head), 0.0, 0.02, 0.2)
     reward = (2.0 * grab + 6.0 * in_place) * flat

@@ -85,23 +85,32 @@ def press_reward(ri: RewardInputs) -> Outcome:
                    grasp_reward=reach, in_place_reward=in_place, obj_to_target=to_target)
 
 
+def _pull_outcome(ri: RewardInputs, to_target: jax.Array, in_place: jax.Array,
+                  grasped: jax.Array, lifted: jax.Array, success_radius: float) -> Outcome:
+    """The pull tasks' common tail: grasp times in-place, a bonus while the tcp is at the
+    handle's point with the gripper open and `lifted`, 10 within PULL_RADIUS."""
+    obj = ri.obj
+    tcp_to_obj = norm(obj - ri.tcp)
+    near = (tcp_to_obj < 0.035) & (ri.gripper > 0) & lifted
+    reward = hamacher_product(grasped, in_place)
+    reward = jnp.where(near, reward + 1.0 + 5.0 * in_place, reward)
+    reward = jnp.where(to_target < PULL_RADIUS, 10.0, reward)
+    return outcome(reward, to_target <= success_radius, near_object=tcp_to_obj <= 0.05,
+                   grasp_success=(ri.gripper > 0) & (obj[2] - 0.03 > ri.obj_init[2]),
+                   grasp_reward=grasped, in_place_reward=in_place, obj_to_target=to_target)
+
+
 def pull_reward(ri: RewardInputs) -> Outcome:
     """handle-pull's v2 reward: caging the handle's point times its height's nearness to the
-    goal's (margin: the goal's height above the box); 10 within 5 cm of it."""
+    goal's (margin: the goal's height above the box); 10 and success within 5 cm of it."""
     obj, target = ri.obj, ri.goal
     to_target = jnp.abs(target[2] - obj[2])
     in_place = tolerance(to_target, 0.0, PULL_RADIUS, jnp.abs(target[2] - ri.obj_init[2]))
     grasped = gripper_caging(ri, obj, obj_radius=0.022, pad_success_thresh=0.05,
                              object_reach_radius=0.01, xz_thresh=0.01, high_density=True)
-    tcp_to_obj = norm(obj - ri.tcp)
     # Meta-World compares the point's y with the box's height here (so it always holds)
-    near = (tcp_to_obj < 0.035) & (ri.gripper > 0) & (obj[1] - 0.01 > ri.obj_init[2])
-    reward = hamacher_product(grasped, in_place)
-    reward = jnp.where(near, reward + 1.0 + 5.0 * in_place, reward)
-    reward = jnp.where(to_target < PULL_RADIUS, 10.0, reward)
-    return outcome(reward, to_target <= PULL_RADIUS, near_object=tcp_to_obj <= 0.05,
-                   grasp_success=(ri.gripper > 0) & (obj[2] - 0.03 > ri.obj_init[2]),
-                   grasp_reward=grasped, in_place_reward=in_place, obj_to_target=to_target)
+    return _pull_outcome(ri, to_target, in_place, grasped, obj[1] - 0.01 > ri.obj_init[2],
+                         PULL_RADIUS)
 
 
 def pull_side_reward(ri: RewardInputs) -> Outcome:
@@ -112,14 +121,7 @@ def pull_side_reward(ri: RewardInputs) -> Outcome:
     in_place = tolerance(to_target, 0.0, PULL_RADIUS, norm(ri.obj_init - target))
     grasped = gripper_caging(ri, obj, obj_radius=0.032, pad_success_thresh=0.06,
                              object_reach_radius=0.01, xz_thresh=0.01, high_density=True)
-    tcp_to_obj = norm(obj - ri.tcp)
-    near = (tcp_to_obj < 0.035) & (ri.gripper > 0) & (obj[2] - 0.01 > ri.obj_init[2])
-    reward = hamacher_product(grasped, in_place)
-    reward = jnp.where(near, reward + 1.0 + 5.0 * in_place, reward)
-    reward = jnp.where(to_target < PULL_RADIUS, 10.0, reward)
-    return outcome(reward, to_target <= 0.08, near_object=tcp_to_obj <= 0.05,
-                   grasp_success=(ri.gripper > 0) & (obj[2] - 0.03 > ri.obj_init[2]),
-                   grasp_reward=grasped, in_place_reward=in_place, obj_to_target=to_target)
+    return _pull_outcome(ri, to_target, in_place, grasped, obj[2] - 0.01 > ri.obj_init[2], 0.08)
 
 
 def pull_expert(obs: jax.Array) -> jax.Array:

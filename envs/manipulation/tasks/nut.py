@@ -18,9 +18,11 @@ from envs.manipulation.experts import act, first, move, xy_dist
 from envs.manipulation.rewards import (
     Outcome,
     RewardInputs,
+    along_handle,
     gripper_caging,
     norm,
     outcome,
+    quat_nearness,
     tolerance,
 )
 from envs.manipulation.scene import (
@@ -61,16 +63,21 @@ def ring_on_peg(peg: Box) -> tuple[Box, ...]:
 UPRIGHT = (0.707, 0.0, 0.0, 0.707)  # the reward's "ideal" nut quaternion
 
 
+def _caging_and_flatness(ri: RewardInputs, medium: bool) -> tuple[jax.Array, jax.Array]:
+    """(caging the handle, treated as a sphere wherever along its 2 cm the hand is; how flat
+    the nut lies), the two nut tasks' common terms (assembly's caging is medium density)."""
+    handle = along_handle(ri.obj, ri.hand, 0.01)
+    grab = gripper_caging(ri, handle, obj_radius=0.015, pad_success_thresh=0.02,
+                          object_reach_radius=0.01, xz_thresh=0.01, high_density=not medium,
+                          medium_density=medium)
+    return grab, quat_nearness(ri.obs[7:11], UPRIGHT, 0.4)
+
+
 def disassemble_reward(ri: RewardInputs) -> Outcome:
     """Meta-World's v2 reward: caging the handle plus the ring's nearness to 10 cm above the
     target, scaled by how flat the nut lies; success once the handle is above the target."""
-    hand, handle, target = ri.hand, ri.obj, ri.goal
-    # the caging reward treats the handle as a sphere: it is wherever along x the hand is
-    threshed = handle.at[0].set(jnp.where(jnp.abs(handle[0] - hand[0]) < 0.01, hand[0],
-                                          handle[0]))
-    flat = jnp.maximum(1.0 - norm(ri.obs[7:11] - jnp.asarray(UPRIGHT)) / 0.4, 0.0)
-    grab = gripper_caging(ri, threshed, obj_radius=0.015, pad_success_thresh=0.02,
-                          object_reach_radius=0.01, xz_thresh=0.01, high_density=True)
+    handle, target = ri.obj, ri.goal
+    grab, flat = _caging_and_flatness(ri, medium=False)
     ring = ri.extra[0:3]
     in_place = 0.1 * (ring[2] > 0.02) + 0.9 * tolerance(
         norm(target + jnp.array([0.0, 0.0, 0.1]) - ring), 0.0, 0.02, 0.2)
@@ -84,12 +91,8 @@ def assembly_reward(ri: RewardInputs) -> Outcome:
     """Meta-World's v2 reward: caging the handle (medium density) plus the ring's nearness to a
     funnel over the peg, scaled by how flat the nut lies; success once the ring's centre is
     within 2 cm of the peg's axis and below its top."""
-    hand, handle, target = ri.hand, ri.obj, ri.goal
-    threshed = handle.at[0].set(jnp.where(jnp.abs(handle[0] - hand[0]) < 0.01, hand[0],
-                                          handle[0]))
-    flat = jnp.maximum(1.0 - norm(ri.obs[7:11] - jnp.asarray(UPRIGHT)) / 0.4, 0.0)
-    grab = gripper_caging(ri, threshed, obj_radius=0.015, pad_success_thresh=0.02,
-                          object_reach_radius=0.01, xz_thresh=0.01, medium_density=True)
+    target = ri.goal
+    grab, flat = _caging_and_flatness(ri, medium=True)
     ring = ri.extra[0:3]
     error = target - ring
     radius = norm(error[:2])
