@@ -6,15 +6,18 @@ Per step (Meta-World's 5 MuJoCo substeps of 2.5 ms are one step here):
 2. fixture joints coast (damping, spring) and soft limits pull back (MuJoCo's arithmetic for
    light fixtures); the free object coasts (gravity, friction on its support) unless held;
 3. the hand (one box around fingers and wrist, or around the fingers alone below the wrist's
-   height) and a held object against the static boxes: hard, the hand is pushed out (MuJoCo's
-   weld is much softer than a contact with the world);
-4. the hand's boxes against the fixture's boxes (boxes, spheres or cylinders): the joint moves
-   to remove the overlap along its direction, the rest of the overlap pushes the hand (a light
-   fixture gives way along the contact normal instead; a hand resting on a `drag` fixture
-   takes it along); past a limit the joint gives only `give` of the way (Meta-World's
-   limits are soft against a light fixture pushed by the arm);
-5. the free object: pushed by the fingers and the palm, then out of the static boxes, the
-   fixture and the table (what a support refuses pushes the hand back);
+   height) and a held object against the static boxes (the object-only ones stop the object
+   alone): hard, the hand is pushed out (MuJoCo's weld is much softer than a contact with the
+   world);
+4. the hand's boxes and a held object (and its attached part) against the fixture's boxes
+   (boxes, spheres or cylinders): the joint moves to remove the overlap along its direction,
+   the rest of the overlap pushes the hand (a light fixture gives way along the contact normal
+   instead; a hand resting on a `drag` fixture, or a probe pressed into a `friction` one, takes
+   it along); past a limit the joint gives only `give` of the way (Meta-World's limits are soft
+   against a light fixture pushed by the arm);
+5. the free object: pushed by the fingers and the palm (a ball along the contact normal), then
+   out of the static boxes, the fixture and the table (what a support refuses pushes the hand
+   back);
 6. the object between the pads is a soft stop for the finger joints (stage 1); squeezed by both
    pads it is held and moves with the hand (sliding up between the pads when the hand presses
    it into the table, stage 3), pressed by one it is pushed across.
