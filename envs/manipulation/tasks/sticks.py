@@ -3,9 +3,10 @@ table (Meta-World's `sawyer_stick_push_v3` and `sawyer_stick_pull_v3`): push the
 the goal with the stick's end, or hook the stick through the thermos's handle and pull it.
 
 The thermos is a planar fixture (two slides); the held stick is one of the probes that move it.
-Its base's friction on the table, which stops Meta-World's thermos within a few steps of the
-last push, is a damping here (`THERMOS_DAMPING`). Meta-World observes the stick's centre and
-its quaternion (scipy order); ours does not turn.
+Its base's friction on the table, under which Meta-World's thermos does not coast on after a
+push, is a damping here (`THERMOS_DAMPING`; not fitted separately: the stick-push replay's
+thermos agrees to 1.8 cm). Meta-World observes the stick's centre and its quaternion (scipy
+order); ours does not turn.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ STICK = FreeObject(half=(0.05, 0.02, 0.02), mass=0.02, rest_z=0.0198, grip=0.024
 STICK_Z = 0.02
 STICK_END = 0.05  # site stick_end from the stick's centre, along x
 THERMOS_MASS = 3.2678 + 0.001  # the body's subtree, and the slides' armature
-# the base's friction as a damping: the thermos stops within about 3 steps of the last push
+# the base's friction as a damping: a pushed thermos keeps about a quarter of its speed per step
 THERMOS_DAMPING = 80.0
 THERMOS_AT = (0.2, 0.6, 0.0)
 INSERTION = (0.0, -0.09, 0.132)  # site insertion, in the thermos's handle
