@@ -46,7 +46,7 @@ STICK = FreeObject(half=(0.05, 0.02, 0.02), mass=0.02, rest_z=0.0198, grip=0.024
 STICK_Z = 0.02
 STICK_END = 0.05  # site stick_end from the stick's centre, along x
 THERMOS_MASS = 3.2678 + 0.001  # the body's subtree, and the slides' armature
-# the base's friction as a damping: a pushed thermos keeps about a quarter of its speed per step
+# the base's friction as a damping: a pushed thermos keeps about 3/4 of its speed per step
 THERMOS_DAMPING = 80.0
 THERMOS_AT = (0.2, 0.6, 0.0)
 INSERTION = (0.0, -0.09, 0.132)  # site insertion, in the thermos's handle
