@@ -25,9 +25,9 @@ QUAT_ZERO, QUAT_CONST, QUAT_FIXTURE = 0, 1, 2  # obs quaternion: zeros, constant
 WXYZ, XYZW = 0, 1  # MuJoCo's xquat order, scipy's as_quat order
 
 MAX_STATIC = 10
-TABLE_FRICTION = 1.0  # Meta-World's default geom friction (max over the pair)
 MAX_MOVING = 6
 MAX_JOINTS = 2
+TABLE_FRICTION = 1.0  # Meta-World's default geom friction (max over the pair)
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,16 @@ CUBE = FreeObject(half=(0.02, 0.02, 0.02), mass=0.1, rest_z=0.01994, grip=0.0257
 START_BIN, GOAL_BIN = (-0.12, 0.7), (0.12, 0.7)
 
 
-def _bin(x: float, y: float) -> tuple[Box, ...]:
-    """An open bin's four walls and floor (20 cm square, 6 cm high) centred at (x, y)."""
+def open_box(x: float, y: float, z: float = 0.0, anchor: int = ANCHOR_WORLD
+             ) -> tuple[Box, ...]:
+    """The four walls and floor of Meta-World's open bin (20 cm square, 6 cm high; box-close's
+    box is the same) with its bottom centred at (x, y, z) from `anchor`."""
     return (
-        Box((x, y - 0.095, 0.03), (0.1, 0.005, 0.03), anchor=ANCHOR_WORLD),
-        Box((x, y + 0.095, 0.03), (0.1, 0.005, 0.03), anchor=ANCHOR_WORLD),
-        Box((x + 0.095, y, 0.03), (0.005, 0.09, 0.03), anchor=ANCHOR_WORLD),
-        Box((x - 0.095, y, 0.03), (0.005, 0.09, 0.03), anchor=ANCHOR_WORLD),
-        Box((x, y, 0.005), (0.1, 0.1, 0.005), anchor=ANCHOR_WORLD),
+        Box((x, y - 0.095, z + 0.03), (0.1, 0.005, 0.03), anchor=anchor),
+        Box((x, y + 0.095, z + 0.03), (0.1, 0.005, 0.03), anchor=anchor),
+        Box((x + 0.095, y, z + 0.03), (0.005, 0.09, 0.03), anchor=anchor),
+        Box((x - 0.095, y, z + 0.03), (0.005, 0.09, 0.03), anchor=anchor),
+        Box((x, y, z + 0.005), (0.1, 0.1, 0.005), anchor=anchor),
     )
 
 
@@ -105,7 +107,7 @@ def _init(v: View) -> tuple[jax.Array, jax.Array]:
 SPECS = (
     TaskSpec("bin-picking", (-0.21, 0.65, 0.02, 0.1199, 0.699, -0.001),
              (-0.03, 0.75, 0.02, 0.1201, 0.701, 0.001),
-             Scene(static=_bin(*START_BIN) + _bin(*GOAL_BIN), obj=CUBE,
+             Scene(static=open_box(*START_BIN) + open_box(*GOAL_BIN), obj=CUBE,
                    obs_point=Point(ON_OBJECT), obs_quat=Quat(QUAT_CONST, (1.0, 0.0, 0.0, 0.0),
                                                              WXYZ)),
              goal=const((GOAL_BIN[0], GOAL_BIN[1], 0.0)), reward=bin_picking_reward,

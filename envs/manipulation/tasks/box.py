@@ -34,6 +34,7 @@ from envs.manipulation.scene import (
     Scene,
     object_part_box,
 )
+from envs.manipulation.tasks.bins import open_box
 from envs.manipulation.tasks.spec import Reject, TaskSpec, View, from_vec
 
 # the lid's body frame is 7.5 cm above its free joint; the handle (a capsule of radius 8 mm and
@@ -47,13 +48,7 @@ HANDLE = FreeObject(half=(0.058, 0.008, 0.008), mass=0.25, rest_z=LID_REST_Z + H
                     bottom=HANDLE_Z + 0.016)
 # the box's walls and floor (body at the goal's xy, on the table), relative to the goal
 _GOAL_Z = 0.133
-BOX = (
-    Box((0.0, -0.095, 0.03 - _GOAL_Z), (0.1, 0.005, 0.03), anchor=ANCHOR_B),
-    Box((0.0, 0.095, 0.03 - _GOAL_Z), (0.1, 0.005, 0.03), anchor=ANCHOR_B),
-    Box((0.095, 0.0, 0.03 - _GOAL_Z), (0.005, 0.09, 0.03), anchor=ANCHOR_B),
-    Box((-0.095, 0.0, 0.03 - _GOAL_Z), (0.005, 0.09, 0.03), anchor=ANCHOR_B),
-    Box((0.0, 0.0, 0.005 - _GOAL_Z), (0.1, 0.1, 0.005), anchor=ANCHOR_B),
-)
+BOX = open_box(0.0, 0.0, -_GOAL_Z, anchor=ANCHOR_B)
 # the lid's plate (23 cm square, 6 mm thick, its underside at the lid's frame) on the box
 PLATE = object_part_box(Box((0.0, 0.0, 0.03 - _GOAL_Z), (0.1, 0.1, 0.03), anchor=ANCHOR_B),
                         part_offset=(0.0, 0.0, 0.003 - HANDLE_Z), part_half=(0.115, 0.115, 0.003),

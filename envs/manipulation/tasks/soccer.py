@@ -34,7 +34,7 @@ from envs.manipulation.scene import (
     Quat,
     Scene,
 )
-from envs.manipulation.tasks.spec import Reject, TaskSpec, affine, from_vec
+from envs.manipulation.tasks.spec import Reject, TaskSpec, from_vec
 
 BALL = FreeObject(half=(0.026, 0.026, 0.026), mass=0.04, rest_z=0.0259, grip=0.048, ball=True,
                   friction=0.0)
@@ -119,5 +119,5 @@ SPECS = (
              Scene(static=GOAL_NET, obj=BALL, obs_point=Point(ON_OBJECT),
                    obs_quat=Quat(QUAT_CONST, (1.0, 0.0, 0.0, 0.0), XYZW)),
              goal=from_vec(3), reward=soccer_reward, expert=soccer_expert,
-             anchor_a=affine((0, 0.0), (1, 0.0), (2, 0.0)), reject=Reject(0, 0.15, j=3)),
+             reject=Reject(0, 0.15, j=3)),
 )
