@@ -326,9 +326,11 @@ def make_collect(env: Any, net: ActorCritic, rule: UpdateRule, cfg: TrainConfig)
         last_value = last.value if last.value is not None else jnp.zeros_like(value[0])
         next_value = jnp.concatenate([value[1:], last_value[None]])
         if rule.needs_value:
-            if bootstrap:
-                final_value = forward(params, stats, final_obs, net.value)
-                next_value = jnp.where(trunc, final_value, next_value)
+            if bootstrap:  # (a critic pass over the final observations, where any is needed)
+                next_value = jax.lax.cond(
+                    jnp.any(trunc),
+                    lambda v: jnp.where(trunc, forward(params, stats, final_obs, net.value), v),
+                    lambda v: v, next_value)
             else:
                 next_value = jnp.where(trunc, 0.0, next_value)
         last_pred = last.prediction if last.prediction is not None else pred[0]

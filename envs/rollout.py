@@ -21,6 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
+from envs.prng import fast_key
+
 Policy = Callable[[jax.Array, jax.Array], tuple[jax.Array, dict[str, Any]]]
 
 
@@ -48,8 +50,10 @@ def unroll(env: Any, env_params: Any, policy: Policy, env_state: Any, obs: jax.A
     """Step the batch `num_steps` times (static): `(env_state, last_obs, kept [T, B, ...])`.
 
     `per_env_params` (static): `env_params` carries a leading batch axis, one level per env
-    (auto-reset then replays each env's own level).
+    (auto-reset then replays each env's own level). A threefry `key` is drawn from as
+    `envs.prng.fast_key(key)`: the same numbers, cheaper on a CPU.
     """
+    key = fast_key(key)  # the same numbers, without the CPU's rolled hash loop in each step
     step = jax.vmap(env.step, in_axes=(0, 0, 0, 0 if per_env_params else None))
     keep = (lambda t: t) if keep is None else keep
 
