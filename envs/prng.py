@@ -44,11 +44,12 @@ def threefry2x32(k1: jax.Array, k2: jax.Array, x1: jax.Array, x2: jax.Array
     return x1, x2
 
 
+_FUSED_MAX = 2**32  # counters above this need the high word: JAX's own draw handles them
+
+
 def _counters(shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
-    """The high and low 32 bits of a row-major uint64 iota of `shape`."""
+    """The high and low 32 bits of a row-major uint64 iota of `shape` (fewer than 2**32)."""
     size = math.prod(shape)
-    if size >= 2**32:
-        raise NotImplementedError("fast threefry: more than 2**32 numbers in one draw")
     return jnp.zeros(shape, jnp.uint32), jnp.arange(size, dtype=jnp.uint32).reshape(shape)
 
 
@@ -57,6 +58,8 @@ def _seed(seed: jax.Array) -> jax.Array:
 
 
 def _split(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    if math.prod(shape) >= _FUSED_MAX:  # (16 GiB of keys: the loop's cost is no matter)
+        return threefry_prng_impl.split(key, tuple(shape))
     bits1, bits2 = threefry2x32(key[0], key[1], *_counters(tuple(shape)))
     return jnp.stack([bits1, bits2], axis=bits1.ndim)
 
@@ -68,6 +71,8 @@ def _fold_in(key: jax.Array, data: jax.Array) -> jax.Array:
 
 
 def _random_bits(key: jax.Array, bit_width: int, shape: tuple[int, ...]) -> jax.Array:
+    if math.prod(shape) >= _FUSED_MAX:
+        return threefry_prng_impl.random_bits(key, bit_width, tuple(shape))
     bits1, bits2 = threefry2x32(key[0], key[1], *_counters(tuple(shape)))
     if bit_width == 64:
         hi, lo = bits1.astype(jnp.uint64), bits2.astype(jnp.uint64)

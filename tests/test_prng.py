@@ -46,6 +46,18 @@ def test_fused_keys_draw_jaxs_threefry_numbers(name):
         np.testing.assert_array_equal(np.asarray(jax.jit(draw)(fast_key(key))), expected)
 
 
+def test_draws_past_the_fused_limit_are_jaxs_own(monkeypatch):
+    """Draws of 2**32 numbers or more (counters need their high word) go to JAX's threefry;
+    a limit of 4 sends these small ones there: still JAX's numbers."""
+    import envs.prng
+
+    monkeypatch.setattr(envs.prng, "_FUSED_MAX", 4)
+    key = jax.random.key(3)
+    for name in ("split", "uniform", "permutation (one sort round)", "scalar bits"):
+        np.testing.assert_array_equal(np.asarray(DRAWS[name](fast_key(key))),
+                                      np.asarray(DRAWS[name](key)))
+
+
 def test_fast_key_converts_threefry_keys_only():
     key = jax.random.key(0)
     fused = fast_key(key)
