@@ -25,6 +25,7 @@ from gymnax.environments import spaces
 
 from discovery.networks import STYLES, ActorCritic, ObsStats
 from discovery.validate import check_fields
+from envs.prng import permutation
 from envs.rollout import first_episode_return, max_episode_steps, reset_batch, unroll
 from envs.wrappers import ClipAction, EpisodeStats
 from meta_objectives.base import Progress, Rollout, UpdateRule
@@ -431,10 +432,11 @@ def make_train(env: Any, rule: UpdateRule, cfg: TrainConfig, env_params: Any = N
             return (optax.apply_updates(params, updates), opt_state), metrics
 
         def epoch(carry, k):
-            perm = jax.random.permutation(k, batch_size)
-            mbs = jax.tree.map(lambda x: x[perm].reshape(cfg.num_minibatches, minibatch_size,
-                                                         *x.shape[1:]), batch)
-            return jax.lax.scan(minibatch_step, carry, mbs)
+            # jax.random.permutation's shuffle; each minibatch gathered where it is used (one
+            # pass over the data, not a shuffled copy of the batch sliced again per minibatch)
+            perm = permutation(k, batch_size).reshape(cfg.num_minibatches, minibatch_size)
+            return jax.lax.scan(
+                lambda c, i: minibatch_step(c, jax.tree.map(lambda x: x[i], batch)), carry, perm)
 
         opt_state = state.opt_state
         if cfg.anneal_lr:

@@ -96,3 +96,40 @@ def fast_key(key: jax.Array) -> jax.Array:
             or not jax.config.jax_threefry_partitionable):  # JAX's older threefry streams)
         return key
     return jax.random.wrap_key_data(jax.random.key_data(key), impl=THREEFRY_FUSED)
+
+
+def stable_argsort(keys: jax.Array) -> jax.Array:
+    """`lax.sort_key_val(keys, arange(n))[1]` for 1-D uint32 `keys`: the indices in key order,
+    ties in index order, at the cost of a one-operand sort.
+
+    XLA:CPU sorts one array with its plain comparison but a (keys, values) pair through a
+    compiled comparator called per comparison, about 4.5x slower. So sort the keys alone, find
+    each key's first slot in the sorted array by binary search, and write each index there;
+    equal keys (rare with 32 random bits) take their group's slots one round at a time, the
+    lowest index first, which is the stable order.
+    """
+    n = keys.shape[0]
+    first = jnp.searchsorted(jax.lax.sort(keys), keys, side="left").astype(jnp.int32)
+    index = jnp.arange(n, dtype=jnp.int32)
+
+    def place(carry):
+        order, slot, placed = carry
+        order = order.at[slot].min(jnp.where(placed, n, index), mode="promise_in_bounds")
+        placed = placed | (order[slot] == index)
+        return order, jnp.where(placed, slot, slot + 1), placed
+
+    carry = place((jnp.full(n, n, jnp.int32), first, jnp.zeros(n, bool)))
+    order, _, _ = jax.lax.while_loop(lambda c: ~jnp.all(c[2]), place, carry)
+    return order
+
+
+def permutation(key: jax.Array, n: int) -> jax.Array:
+    """`jax.random.permutation(key, n)` (int32), the same permutation computed with
+    `stable_argsort`: JAX's rounds of sorting by fresh 32-bit keys (more rounds for larger n),
+    each a one-operand sort instead of a sort of (keys, values) pairs."""
+    rounds = math.ceil(3 * math.log(max(1, n)) / math.log(np.iinfo(np.uint32).max))
+    x = jnp.arange(n, dtype=jnp.int32)
+    for _ in range(rounds):
+        key, subkey = jax.random.split(key)
+        x = x[stable_argsort(jax.random.bits(subkey, (n,), jnp.uint32))]
+    return x

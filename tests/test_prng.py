@@ -1,15 +1,16 @@
-"""Fused threefry keys (envs/prng.py): JAX's numbers bit for bit, and a trainer that does not
-change when its rollouts draw from them."""
+"""Fused threefry keys and the one-operand-sort permutation (envs/prng.py): JAX's numbers bit for
+bit, and a trainer that does not change when it uses them."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import discovery.inner
 import envs
 import envs.rollout
 from discovery.inner import TrainConfig, make_train
-from envs.prng import THREEFRY_FUSED, fast_key
+from envs.prng import THREEFRY_FUSED, fast_key, permutation, stable_argsort
 from meta_objectives import PPO
 
 DRAWS = {
@@ -109,3 +110,42 @@ def test_truncated_steps_bootstrap_from_the_final_observation(max_steps):
         final_obs = env.step_env(jax.random.key(0), s_t, rollout.action[t, b], params)[0]
         v = trainer.network.apply(state.params, final_obs, method=trainer.network.value)
         assert next_value[t, b] == pytest.approx(float(v), rel=1e-5, abs=1e-6)
+
+
+# 1625 is the last size JAX shuffles in one sort round, 1626 the first with two
+@pytest.mark.parametrize("n", [1, 2, 3, 64, 513, 1625, 1626, 8192])
+def test_permutation_is_jaxs(n):
+    for seed in range(3):
+        key = jax.random.key(seed)
+        expected = jax.random.permutation(key, n)
+        for got in (permutation(key, n), jax.jit(permutation, static_argnums=1)(key, n),
+                    permutation(fast_key(key), n)):
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+    keys = jax.random.split(jax.random.key(5), 4)
+    np.testing.assert_array_equal(
+        np.asarray(jax.jit(jax.vmap(lambda k: permutation(k, n)))(keys)),
+        np.asarray(jax.vmap(lambda k: jax.random.permutation(k, n))(keys)))
+
+
+@pytest.mark.parametrize("keys", [[5, 3, 5, 1, 3, 5, 0, 9, 9, 9, 9], [7] * 6, [2, 1], [4],
+                                  list(range(20, 0, -1))])
+def test_stable_argsort_breaks_ties_by_index(keys):
+    """Equal keys (which 32 random bits rarely give) keep their index order, as the stable
+    (keys, values) sort does."""
+    keys = jnp.asarray(keys, jnp.uint32)
+    expected = jax.lax.sort_key_val(keys, jnp.arange(keys.shape[0]))[1]
+    np.testing.assert_array_equal(np.asarray(stable_argsort(keys)), np.asarray(expected))
+    np.testing.assert_array_equal(np.asarray(jax.jit(stable_argsort)(keys)), np.asarray(expected))
+
+
+def test_training_is_bit_identical_with_jaxs_permutation(monkeypatch):
+    """The epochs shuffle with `envs.prng.permutation`; JAX's own gives the same run."""
+    env, params = envs.make("CartPole-v1")
+    cfg = TrainConfig(num_envs=2, num_steps=16, total_timesteps=2 * 16 * 3, update_epochs=2,
+                      num_minibatches=4)
+    ours = jax.jit(make_train(env, PPO(), cfg))({}, params, jax.random.key(3))
+    monkeypatch.setattr(discovery.inner, "permutation", jax.random.permutation)
+    jaxs = jax.jit(make_train(env, PPO(), cfg))({}, params, jax.random.key(3))
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(jaxs), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
