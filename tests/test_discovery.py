@@ -32,8 +32,9 @@ def _tiny(*extra):
 def test_quickstart_mean_rule_starts_at_ppo_and_does_not_get_worse(tmp_path):
     """The README's quickstart: the ES mean starts at exactly PPO, its logged fitness is what
     an independent evaluation of the saved mean gives, and the final mean is not worse than the
-    start on 16 held-out seeds (paired: the same agent seeds for both). (A shrunk quickstart,
-    population 8 for 4 generations, did get worse: 0.99 -> 0.80.)"""
+    start on 48 held-out seeds beyond the noise of the comparison (paired: the same agent
+    seeds for both). (A shrunk quickstart, population 8 for 4 generations, did get worse:
+    0.99 -> 0.80.)"""
     from discovery.run import build_loop
 
     cfg = preset("quickstart")
@@ -61,12 +62,17 @@ def test_quickstart_mean_rule_starts_at_ppo_and_does_not_get_worse(tmp_path):
     assert result.final_center == pytest.approx(
         json.loads((run.path / "result.json").read_text())["final_center_fitness"])
 
-    # 16 held-out agent seeds (the run's 4 centre seeds at 4 generations it never ran), the
-    # same for both rules
-    held_out = range(1000, 1004)
-    before = float(np.mean([loop.score(start, g) for g in held_out]))
-    after = float(np.mean([loop.score(result.meta_params, g) for g in held_out]))
-    assert after > before - 0.1, (before, after)
+    # 48 held-out agent seeds (the run's 4 centre seeds at 12 generations it never ran), the
+    # same for both rules. One score (the mean of 4 seeds' 30-update CartPole runs) spreads
+    # over ~0.6-1.6, so the paired difference of the two means is held to its own noise: not
+    # below two standard errors. (Measured: -0.034 +- 0.111; a fixed margin of 0.1 on 16 seeds,
+    # as this test used before, sat inside the noise and flipped with float rounding.)
+    held_out = range(1000, 1012)
+    before = np.array([loop.score(start, g) for g in held_out])
+    after = np.array([loop.score(result.meta_params, g) for g in held_out])
+    diff = after - before
+    stderr = diff.std(ddof=1) / np.sqrt(len(diff))
+    assert diff.mean() > -2 * stderr, (before.mean(), after.mean(), stderr)
 
 
 @pytest.mark.slow
