@@ -118,8 +118,8 @@ def stable_argsort(keys: jax.Array) -> jax.Array:
         placed = placed | (order[slot] == index)
         return order, jnp.where(placed, slot, slot + 1), placed
 
-    carry = place((jnp.full(n, n, jnp.int32), first, jnp.zeros(n, bool)))
-    order, _, _ = jax.lax.while_loop(lambda c: ~jnp.all(c[2]), place, carry)
+    order, _, _ = jax.lax.while_loop(lambda c: ~jnp.all(c[2]), place,
+                                     (jnp.full(n, n, jnp.int32), first, jnp.zeros(n, bool)))
     return order
 
 

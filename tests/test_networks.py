@@ -39,10 +39,9 @@ def test_gradients_equal_plain_autodiff(case):
         for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref), strict=True):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=1e-6)
     # second order, as the meta-gradient outer loop differentiates through inner updates
-    hess = jax.hessian(lambda o: _loss(net, params, o))(obs[..., :1, :] if obs.ndim > 1
-                                                        else obs)
-    hess_ref = jax.hessian(lambda o: _loss(plain, params, o))(obs[..., :1, :] if obs.ndim > 1
-                                                              else obs)
+    few = obs[..., :1, :] if obs.ndim > 1 else obs  # one observation per batch row: small
+    hess = jax.hessian(lambda o: _loss(net, params, o))(few)
+    hess_ref = jax.hessian(lambda o: _loss(plain, params, o))(few)
     np.testing.assert_allclose(np.asarray(hess), np.asarray(hess_ref), rtol=2e-4, atol=1e-5)
 
 
